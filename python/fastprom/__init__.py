@@ -1,0 +1,1 @@
+"""fastprom: a Rust-backed, drop-in replacement for prometheus_client."""

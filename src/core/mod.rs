@@ -1,0 +1,1 @@
+//! Pure-Rust core: no pyo3 here.
