@@ -1,1 +1,2 @@
 //! Pure-Rust core: no pyo3 here.
+pub mod format;
