@@ -76,9 +76,7 @@ def choose_encoder(accept_header: Optional[str]) -> tuple[Callable[[Collector], 
 
 def gzip_accepted(accept_encoding_header: Optional[str]) -> bool:
     """Whether an ``Accept-Encoding`` header lists gzip."""
-    return any(
-        token.split(";")[0].strip().lower() == "gzip" for token in (accept_encoding_header or "").split(",")
-    )
+    return any(token.split(";")[0].strip().lower() == "gzip" for token in (accept_encoding_header or "").split(","))
 
 
 def _bake_output(

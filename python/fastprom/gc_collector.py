@@ -31,7 +31,7 @@ class GCCollector:
             ),
         ]
         for generation, stats in enumerate(gc.get_stats()):
-            for family, key in zip(families, ("collected", "uncollectable", "collections")):
+            for family, key in zip(families, ("collected", "uncollectable", "collections"), strict=True):
                 family.add_metric([str(generation)], value=stats[key])
         return families
 

@@ -101,7 +101,7 @@ class _Family(Metric):
         self._labelnames: tuple[str, ...] = tuple(labels or ())
 
     def _labels(self, values: Sequence[str]) -> dict[str, str]:
-        return dict(zip(self._labelnames, values))
+        return dict(zip(self._labelnames, values))  # noqa: B905 - short values are allowed
 
     @staticmethod
     def _one_of(value: object, labels: object, what: str = "value") -> None:
@@ -213,9 +213,7 @@ class SummaryMetricFamily(_Family):
         if count_value is not None and sum_value is not None:
             self.add_metric([], count_value, sum_value)
 
-    def add_metric(
-        self, labels: Sequence[str], count_value: int, sum_value: float, timestamp: _Ts = None
-    ) -> None:
+    def add_metric(self, labels: Sequence[str], count_value: int, sum_value: float, timestamp: _Ts = None) -> None:
         series = self._labels(labels)
         self.samples.append(Sample(self.name + "_count", series, count_value, timestamp))
         self.samples.append(Sample(self.name + "_sum", dict(series), sum_value, timestamp))
@@ -253,9 +251,7 @@ class HistogramMetricFamily(_Family):
         for bucket in buckets:
             le, value = bucket[0], bucket[1]
             exemplar = bucket[2] if len(bucket) == 3 else None
-            self.samples.append(
-                Sample(self.name + "_bucket", {**series, "le": le}, value, timestamp, exemplar)
-            )
+            self.samples.append(Sample(self.name + "_bucket", {**series, "le": le}, value, timestamp, exemplar))
         # A histogram with negative buckets has no meaningful sum, and so no count either.
         if float(buckets[0][0]) >= 0 and sum_value is not None:
             self.samples.append(Sample(self.name + "_count", dict(series), buckets[-1][1], timestamp))
@@ -336,6 +332,4 @@ class StateSetMetricFamily(_Family):
     def add_metric(self, labels: Sequence[str], value: dict[str, bool], timestamp: _Ts = None) -> None:
         series = self._labels(labels)
         for state, enabled in sorted(value.items()):
-            self.samples.append(
-                Sample(self.name, {**series, self.name: state}, 1 if enabled else 0, timestamp)
-            )
+            self.samples.append(Sample(self.name, {**series, self.name: state}, 1 if enabled else 0, timestamp))
