@@ -89,16 +89,24 @@ impl Timer {
         slf.clone()
     }
 
-    #[pyo3(signature = (*_exc))]
-    fn __exit__(&self, _exc: &Bound<'_, PyTuple>) -> PyResult<bool> {
-        let (target, elapsed) = {
-            let mut st = self.state();
-            let elapsed = st.start.map_or(0.0, |s| s.elapsed().as_secs_f64());
-            st.duration = Some(elapsed);
-            (st.target.clone(), elapsed)
-        };
-        target.record(elapsed)?;
+    #[pyo3(signature = (_typ = None, _value = None, _tb = None))]
+    fn __exit__(
+        &self,
+        _typ: Option<&Bound<'_, PyAny>>,
+        _value: Option<&Bound<'_, PyAny>>,
+        _tb: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<bool> {
+        let mut st = self.state();
+        let elapsed = st.start.map_or(0.0, |s| s.elapsed().as_secs_f64());
+        st.duration = Some(elapsed);
+        st.target.record(elapsed)?;
         Ok(false)
+    }
+
+    /// Records `seconds` for the metric this timer reports to (used by the decorators,
+    /// which measure each call themselves instead of creating a timer per call).
+    fn _observe(&self, seconds: f64) -> PyResult<()> {
+        self.state().target.record(seconds.max(0.0))
     }
 
     /// Chooses the child to report to, inside the `with` block.
@@ -150,8 +158,13 @@ impl InprogressTracker {
         Ok(())
     }
 
-    #[pyo3(signature = (*_exc))]
-    fn __exit__(&self, _exc: &Bound<'_, PyTuple>) -> PyResult<bool> {
+    #[pyo3(signature = (_typ = None, _value = None, _tb = None))]
+    fn __exit__(
+        &self,
+        _typ: Option<&Bound<'_, PyAny>>,
+        _value: Option<&Bound<'_, PyAny>>,
+        _tb: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<bool> {
         self.gauge.observable()?.value.inc(-1.0);
         Ok(false)
     }
