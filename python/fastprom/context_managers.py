@@ -109,5 +109,3 @@ def _wrap_async_gen(
                 return
 
     return wrapper
-
-

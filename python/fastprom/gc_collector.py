@@ -1,39 +1,45 @@
-"""Garbage-collector statistics per generation (CPython only)."""
+"""Garbage-collector statistics per generation (CPython only).
+
+The counts are published into Rust by a ``gc.callbacks`` hook as collections finish, so a
+scrape reads them without the GIL (and without calling ``gc.get_stats()``).
+"""
 
 from __future__ import annotations
 
 import gc
 import platform
-from typing import Iterable
+from typing import Any, Iterable
 
-from .metrics_core import CounterMetricFamily, Metric
+from . import _core
+from .metrics_core import Metric
 from .registry import REGISTRY, CollectorRegistry
 
 __all__ = ["GC_COLLECTOR", "GCCollector"]
 
 
 class GCCollector:
-    """``python_gc_objects_collected``, ``…_uncollectable`` and ``python_gc_collections``."""
+    """``python_gc_objects_collected``, ``python_gc_objects_uncollectable`` and
+    ``python_gc_collections``, per generation."""
 
     def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
         if not hasattr(gc, "get_stats") or platform.python_implementation() != "CPython":
             return
+        stats = gc.get_stats()
+        self._counters = _core.GcCounters([(s["collected"], s["uncollectable"], s["collections"]) for s in stats])
+        self.__fastprom_collector__ = self._counters.collector()
+        record = self._counters.record
+
+        def on_gc(phase: str, info: dict[str, Any]) -> None:
+            if phase == "stop":
+                record(info["generation"], info["collected"], info["uncollectable"])
+
+        self._callback = on_gc
+        gc.callbacks.append(on_gc)
         registry.register(self)
 
     def collect(self) -> Iterable[Metric]:
-        families = [
-            CounterMetricFamily("python_gc_objects_collected", "Objects collected during gc", labels=["generation"]),
-            CounterMetricFamily(
-                "python_gc_objects_uncollectable", "Uncollectable objects found during GC", labels=["generation"]
-            ),
-            CounterMetricFamily(
-                "python_gc_collections", "Number of times this generation was collected", labels=["generation"]
-            ),
-        ]
-        for generation, stats in enumerate(gc.get_stats()):
-            for family, key in zip(families, ("collected", "uncollectable", "collections"), strict=True):
-                family.add_metric([str(generation)], value=stats[key])
-        return families
+        native = getattr(self, "__fastprom_collector__", None)
+        return native.collect() if native is not None else []
 
 
 GC_COLLECTOR = GCCollector()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import platform as _platform
 from typing import Any, Iterable, Optional
 
+from . import _core
 from .metrics_core import GaugeMetricFamily, Metric
 from .registry import REGISTRY, CollectorRegistry
 
@@ -22,6 +23,8 @@ class PlatformCollector:
         family = GaugeMetricFamily("python_info", "Python platform information", labels=list(info))
         family.add_metric(list(info.values()), 1)
         self._metrics = [family]
+        # Constant: rendered from Rust without the GIL.
+        self.__fastprom_collector__ = _core.static_collector(self._metrics)
         if registry:
             registry.register(self)
 

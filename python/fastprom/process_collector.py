@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Callable, Iterable, Optional, Union
 
+from . import _core
 from .metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from .registry import REGISTRY, CollectorRegistry
 
@@ -25,13 +26,21 @@ def _clock_ticks() -> float:
         return 100.0
 
 
+def _this_process() -> str:
+    return "self"
+
+
 class ProcessCollector:
-    """Collects ``process_*`` metrics of a process (by default this one) from ``proc``."""
+    """Collects ``process_*`` metrics of a process (by default this one) from ``proc``.
+
+    For this process (the default ``pid``) the metrics are read by Rust, so a scrape of
+    the registry does not need the GIL.
+    """
 
     def __init__(
         self,
         namespace: str = "",
-        pid: Callable[[], Union[int, str]] = lambda: "self",
+        pid: Callable[[], Union[int, str]] = _this_process,
         proc: str = "/proc",
         registry: Optional[CollectorRegistry] = REGISTRY,
     ) -> None:
@@ -42,6 +51,10 @@ class ProcessCollector:
         self._ticks = _clock_ticks()
         self._pagesize = _PAGESIZE
         self._btime = self._boot_time()
+        if pid is _this_process:
+            self.__fastprom_collector__ = _core.process_collector(
+                namespace, proc, "self", float(self._ticks), float(self._pagesize)
+            )
         if registry:
             registry.register(self)
 
@@ -59,6 +72,9 @@ class ProcessCollector:
         return GaugeMetricFamily(self._prefix + name, doc, value=value)
 
     def collect(self) -> Iterable[Metric]:
+        native = getattr(self, "__fastprom_collector__", None)
+        if native is not None:
+            return native.collect()
         if not self._btime:
             return []
         piddir = os.path.join(self._proc, str(self._pid()).strip())

@@ -1,6 +1,7 @@
 //! Pure-Rust core: storage, the registry model and the encoders. No pyo3 here.
 
 pub mod atomic;
+pub mod collectors;
 pub mod encode;
 pub mod error;
 pub mod fmt;

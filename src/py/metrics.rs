@@ -15,6 +15,7 @@ use crate::core::metric::{
 use crate::core::model::{Exemplar, Timestamp};
 use crate::core::registry::Collector;
 use crate::core::validate;
+use crate::py::collectors::NativeCollector;
 use crate::py::convert::family_to_py;
 use crate::py::errors::foreign;
 use crate::py::timers::{ExceptionCounter, InprogressTracker, Observe, Timer};
@@ -1040,5 +1041,15 @@ pub fn native_collector(obj: &Bound<'_, PyAny>) -> Option<Arc<dyn Collector>> {
     if let Ok(m) = obj.cast::<Enum>() {
         return Some(m.get().h.as_collector());
     }
-    None
+    if let Ok(m) = obj.cast::<NativeCollector>() {
+        return Some(m.get().inner.clone());
+    }
+    let delegate = obj
+        .getattr_opt(pyo3::intern!(obj.py(), "__fastprom_collector__"))
+        .ok()
+        .flatten()?;
+    delegate
+        .cast::<NativeCollector>()
+        .ok()
+        .map(|m| m.get().inner.clone())
 }

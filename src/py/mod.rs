@@ -2,6 +2,7 @@
 
 use pyo3::prelude::*;
 
+mod collectors;
 mod convert;
 mod errors;
 mod metrics;
@@ -58,6 +59,10 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<timers::InprogressTracker>()?;
     m.add_class::<timers::ExceptionCounter>()?;
     m.add_class::<registry::PyRegistry>()?;
+    m.add_class::<collectors::NativeCollector>()?;
+    m.add_class::<collectors::GcCounters>()?;
+    m.add_function(wrap_pyfunction!(collectors::process_collector, m)?)?;
+    m.add_function(wrap_pyfunction!(collectors::static_collector, m)?)?;
     m.add_function(wrap_pyfunction!(registry::encode, m)?)?;
     m.add_function(wrap_pyfunction!(float_to_go_string, m)?)?;
     m.add_function(wrap_pyfunction!(set_use_created, m)?)?;
