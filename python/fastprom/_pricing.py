@@ -121,6 +121,8 @@ class PriceTable:
             raise TypeError(f"a price table must be a mapping, got {type(document).__name__}")
         _check_keys("price table", document, _TABLE_KEYS, required=("priced_as_of", "models"))
         per_tokens = _rate("price table per_tokens", document.get("per_tokens", 1_000_000))
+        if per_tokens == 0:
+            raise ValueError("price table per_tokens must be positive")
         threshold = document.get("long_context_threshold", 200_000)
         if not isinstance(threshold, int) or isinstance(threshold, bool) or threshold < 0:
             raise ValueError(
