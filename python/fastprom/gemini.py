@@ -647,8 +647,8 @@ class InstrumentedGeminiModel:
             provider = "gcp.gemini"
         else:
             raise TypeError(
-                "InstrumentedGeminiModel takes a google.generativeai.GenerativeModel or a google.genai.Client, "
-                f"got {type(model).__name__}"
+                "InstrumentedGeminiModel takes a google.generativeai.GenerativeModel or a "
+                f"google.genai.Client, got {type(model).__name__}"
             )
         self._model = model
         self.model_name: str = model_name

@@ -11,12 +11,13 @@ from typing import Any
 
 import pytest
 
-genai = pytest.importorskip("google.genai", reason="google-genai is not installed (pip install fastprom[gemini])")
-from google.genai import errors, types  # noqa: E402
-
+genai = pytest.importorskip(
+    "google.genai", reason="google-genai is not installed (pip install fastprom[gemini])"
+)
 from fastprom import gemini  # noqa: E402
 from fastprom.registry import CollectorRegistry  # noqa: E402
 from fastprom.testing import FakeGemini, Usage  # noqa: E402
+from google.genai import errors, types  # noqa: E402
 
 MODEL = "gemini-2.5-flash"
 M = 1e6
@@ -43,7 +44,9 @@ def registry() -> CollectorRegistry:
 
 
 def new_client(url: str, **http: Any) -> Any:
-    return genai.Client(api_key="test-key", http_options=types.HttpOptions(base_url=url, api_version="v1beta", **http))
+    return genai.Client(
+        api_key="test-key", http_options=types.HttpOptions(base_url=url, api_version="v1beta", **http)
+    )
 
 
 @pytest.fixture
@@ -51,8 +54,9 @@ def client(fake: FakeGemini, registry: CollectorRegistry) -> Any:
     return gemini.instrument(new_client(fake.url), registry=registry)
 
 
-def sample(registry: CollectorRegistry, name: str, model: str = MODEL, op: str = "generate_content",
-           **labels: str) -> float | None:
+def sample(
+    registry: CollectorRegistry, name: str, model: str = MODEL, op: str = "generate_content", **labels: str
+) -> float | None:
     base = {"gen_ai_operation_name": op, "gen_ai_provider_name": "gcp.gemini", "gen_ai_request_model": model}
     return registry.get_sample_value(name, {**base, **labels})
 
@@ -61,7 +65,9 @@ def tokens(registry: CollectorRegistry, kind: str, **kw: Any) -> float | None:
     return sample(registry, "gen_ai_client_tokens_total", gen_ai_token_type=kind, **kw)
 
 
-def requests(registry: CollectorRegistry, outcome: str = "success", error: str = "", **kw: Any) -> float | None:
+def requests(
+    registry: CollectorRegistry, outcome: str = "success", error: str = "", **kw: Any
+) -> float | None:
     return sample(registry, "gen_ai_client_requests_total", outcome=outcome, error_type=error, **kw)
 
 
@@ -83,12 +89,16 @@ def assert_default_usage(registry: CollectorRegistry, calls: int = 1) -> None:
     assert sample(registry, "gen_ai_client_token_usage_sum", gen_ai_token_type="input") == 1200 * calls
     assert sample(registry, "gen_ai_client_token_usage_count", gen_ai_token_type="output") == calls
     assert sample(registry, "gen_ai_client_token_usage_bucket", gen_ai_token_type="output", le="256.0") == 0
-    assert sample(registry, "gen_ai_client_token_usage_bucket", gen_ai_token_type="output", le="1024.0") == calls
+    assert (
+        sample(registry, "gen_ai_client_token_usage_bucket", gen_ai_token_type="output", le="1024.0") == calls
+    )
     assert cost(registry) == pytest.approx(DEFAULT_COST * calls, rel=1e-12)
     assert sample(registry, "gen_ai_client_operations_in_flight") == 0
 
 
-def test_generate_content_records_usage_and_cost(client: Any, fake: FakeGemini, registry: CollectorRegistry) -> None:
+def test_generate_content_records_usage_and_cost(
+    client: Any, fake: FakeGemini, registry: CollectorRegistry
+) -> None:
     response = client.models.generate_content(model=MODEL, contents="hi")
     plain_client = new_client(fake.url)  # kept referenced: a collected Client closes its connection
     plain = plain_client.models.generate_content(model=MODEL, contents="hi")
@@ -99,8 +109,9 @@ def test_generate_content_records_usage_and_cost(client: Any, fake: FakeGemini, 
     assert sample(registry, "gen_ai_client_operation_time_to_first_chunk_seconds_count") is None
 
 
-def test_tool_use_tokens_are_input_and_priced_as_input(client: Any, fake: FakeGemini,
-                                                       registry: CollectorRegistry) -> None:
+def test_tool_use_tokens_are_input_and_priced_as_input(
+    client: Any, fake: FakeGemini, registry: CollectorRegistry
+) -> None:
     fake.usage = Usage(prompt=1000, cached=0, candidates=50, thoughts=None, tool_use=300)
     client.models.generate_content(model=MODEL, contents="hi")
     assert tokens(registry, "input") == 1300 and tokens(registry, "tool_use_prompt") == 300
@@ -109,14 +120,20 @@ def test_tool_use_tokens_are_input_and_priced_as_input(client: Any, fake: FakeGe
     assert cost(registry) == pytest.approx((1300 * 0.30 + 50 * 2.50) / M, rel=1e-12)
 
 
-def test_audio_input_is_priced_at_audio_rates(client: Any, fake: FakeGemini, registry: CollectorRegistry) -> None:
-    fake.usage = Usage(prompt=1000, cached=300, candidates=10, thoughts=None, prompt_audio=400, cached_audio=100)
+def test_audio_input_is_priced_at_audio_rates(
+    client: Any, fake: FakeGemini, registry: CollectorRegistry
+) -> None:
+    fake.usage = Usage(
+        prompt=1000, cached=300, candidates=10, thoughts=None, prompt_audio=400, cached_audio=100
+    )
     client.models.generate_content(model=MODEL, contents="hi")
     expected = (400 * 0.30 + 300 * 1.00 + 200 * 0.03 + 100 * 0.10 + 10 * 2.50) / M
     assert cost(registry) == pytest.approx(expected, rel=1e-12)
 
 
-def test_long_context_tier_and_service_tier(client: Any, fake: FakeGemini, registry: CollectorRegistry) -> None:
+def test_long_context_tier_and_service_tier(
+    client: Any, fake: FakeGemini, registry: CollectorRegistry
+) -> None:
     fake.usage = Usage(prompt=250_000, cached=50_000, candidates=1000, thoughts=500)
     client.models.generate_content(model="gemini-2.5-pro", contents="hi")
     long_cost = (200_000 * 2.50 + 50_000 * 0.25 + 1500 * 15.00) / M
@@ -127,8 +144,9 @@ def test_long_context_tier_and_service_tier(client: Any, fake: FakeGemini, regis
     assert cost(registry, model="gemini-2.5-pro") == pytest.approx(long_cost + flex_cost, rel=1e-12)
 
 
-def test_stream_fully_read_records_last_chunk_usage(client: Any, fake: FakeGemini,
-                                                    registry: CollectorRegistry) -> None:
+def test_stream_fully_read_records_last_chunk_usage(
+    client: Any, fake: FakeGemini, registry: CollectorRegistry
+) -> None:
     fake.stream_first_delay, fake.stream_gap = 0.15, 0.1
     started = time.perf_counter()
     chunks = list(client.models.generate_content_stream(model=MODEL, contents="hi"))
@@ -142,8 +160,9 @@ def test_stream_fully_read_records_last_chunk_usage(client: Any, fake: FakeGemin
     assert 0.15 <= ttfc < 0.25 and 0.35 <= total <= elapsed
 
 
-def test_stream_closed_early_records_last_received_usage(client: Any, fake: FakeGemini,
-                                                         registry: CollectorRegistry) -> None:
+def test_stream_closed_early_records_last_received_usage(
+    client: Any, fake: FakeGemini, registry: CollectorRegistry
+) -> None:
     stream = client.models.generate_content_stream(model=MODEL, contents="hi")
     first = next(stream)
     assert sample(registry, "gen_ai_client_operations_in_flight") == 1
@@ -173,7 +192,9 @@ def test_async_calls(client: Any, fake: FakeGemini, registry: CollectorRegistry)
     async def run() -> list[Any]:
         response = await client.aio.models.generate_content(model=MODEL, contents="hi")
         assert response.usage_metadata.total_token_count == 1600
-        chunks = [c async for c in await client.aio.models.generate_content_stream(model=MODEL, contents="hi")]
+        chunks = [
+            c async for c in await client.aio.models.generate_content_stream(model=MODEL, contents="hi")
+        ]
         partial = await client.aio.models.generate_content_stream(model=MODEL, contents="hi")
         await partial.__anext__()
         await partial.aclose()
@@ -188,8 +209,9 @@ def test_async_calls(client: Any, fake: FakeGemini, registry: CollectorRegistry)
 
 
 @pytest.mark.parametrize(("status", "error_class"), [(429, errors.ClientError), (500, errors.ServerError)])
-def test_api_errors_are_recorded_and_reraised(client: Any, fake: FakeGemini, registry: CollectorRegistry,
-                                              status: int, error_class: type) -> None:
+def test_api_errors_are_recorded_and_reraised(
+    client: Any, fake: FakeGemini, registry: CollectorRegistry, status: int, error_class: type
+) -> None:
     fake.fail_next(status)
     with pytest.raises(error_class) as raised:
         client.models.generate_content(model=MODEL, contents="hi")
@@ -198,7 +220,10 @@ def test_api_errors_are_recorded_and_reraised(client: Any, fake: FakeGemini, reg
     with pytest.raises(error_class) as plain:
         plain_client.models.generate_content(model=MODEL, contents="hi")
     assert (raised.value.code, raised.value.status, raised.value.message) == (
-        plain.value.code, plain.value.status, plain.value.message)
+        plain.value.code,
+        plain.value.status,
+        plain.value.message,
+    )
     assert duration_count(registry, error=str(status)) == 1
     assert requests(registry, outcome="error", error=str(status)) == 1
     assert requests(registry) is None and duration_count(registry) is None
@@ -229,8 +254,9 @@ def test_timeout_is_recorded_as_timeout(fake: FakeGemini, registry: CollectorReg
     assert requests(registry, outcome="error", error="timeout") == 1
 
 
-def test_response_without_usage_records_no_token_points(client: Any, fake: FakeGemini,
-                                                        registry: CollectorRegistry) -> None:
+def test_response_without_usage_records_no_token_points(
+    client: Any, fake: FakeGemini, registry: CollectorRegistry
+) -> None:
     fake.usage = None
     client.models.generate_content(model=MODEL, contents="hi")
     list(client.models.generate_content_stream(model=MODEL, contents="hi"))
@@ -244,19 +270,23 @@ def test_response_without_usage_records_no_token_points(client: Any, fake: FakeG
 def test_function_call_response(client: Any, fake: FakeGemini, registry: CollectorRegistry) -> None:
     fake.function_args = {"city": "Paris"}
     fake.usage = Usage(prompt=30, cached=None, candidates=9, thoughts=None)
-    weather = types.FunctionDeclaration(name="get_weather", description="Weather of a city.",
-                                        parameters_json_schema={"type": "object"})
+    weather = types.FunctionDeclaration(
+        name="get_weather", description="Weather of a city.", parameters_json_schema={"type": "object"}
+    )
     response = client.models.generate_content(
-        model=MODEL, contents="weather?", config=types.GenerateContentConfig(tools=[types.Tool(
-            function_declarations=[weather])]))
+        model=MODEL,
+        contents="weather?",
+        config=types.GenerateContentConfig(tools=[types.Tool(function_declarations=[weather])]),
+    )
     assert [(f.name, f.args) for f in response.function_calls] == [("get_weather", {"city": "Paris"})]
     assert tokens(registry, "input") == 30 and tokens(registry, "output") == 9
     assert tokens(registry, "cached") is None
     assert cost(registry) == pytest.approx((30 * 0.30 + 9 * 2.50) / M, rel=1e-12)
 
 
-def test_automatic_function_calling_records_one_operation(client: Any, fake: FakeGemini,
-                                                          registry: CollectorRegistry) -> None:
+def test_automatic_function_calling_records_one_operation(
+    client: Any, fake: FakeGemini, registry: CollectorRegistry
+) -> None:
     def get_weather(city: str) -> str:
         """Return the weather of a city."""
         return f"sunny in {city}"
@@ -265,7 +295,8 @@ def test_automatic_function_calling_records_one_operation(client: Any, fake: Fak
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         response = client.models.generate_content(
-            model=MODEL, contents="weather?", config=types.GenerateContentConfig(tools=[get_weather]))
+            model=MODEL, contents="weather?", config=types.GenerateContentConfig(tools=[get_weather])
+        )
     assert response.text == "Hello from the fake Gemini." and len(fake.requests) == 2
     assert requests(registry) == 1
     assert_default_usage(registry)  # the usage the SDK returns: the last HTTP call's
@@ -305,7 +336,9 @@ def test_embeddings(client: Any, fake: FakeGemini, registry: CollectorRegistry) 
 
 def test_instrument_twice_and_uninstrument(fake: FakeGemini, registry: CollectorRegistry) -> None:
     client = new_client(fake.url)
-    originals = {name: getattr(client.models, name).__func__ for name in ("generate_content", "embed_content")}
+    originals = {
+        name: getattr(client.models, name).__func__ for name in ("generate_content", "embed_content")
+    }
     assert gemini.instrument(client, registry=registry) is client
     gemini.instrument(client, registry=registry)
     client.models.generate_content(model=MODEL, contents="hi")
@@ -320,13 +353,24 @@ def test_instrument_twice_and_uninstrument(fake: FakeGemini, registry: Collector
 
 
 def test_options_labels_namespace_cost_switch(fake: FakeGemini, registry: CollectorRegistry) -> None:
-    client = gemini.instrument(new_client(fake.url), registry=registry, namespace="app",
-                               labels={"gen_ai_agent_name": "planner"}, record_cost=False)
+    client = gemini.instrument(
+        new_client(fake.url),
+        registry=registry,
+        namespace="app",
+        labels={"gen_ai_agent_name": "planner"},
+        record_cost=False,
+    )
     client.models.generate_content(model=MODEL, contents="hi")
-    labels = {"gen_ai_operation_name": "generate_content", "gen_ai_provider_name": "gcp.gemini",
-              "gen_ai_request_model": MODEL, "gen_ai_agent_name": "planner"}
-    assert registry.get_sample_value("app_gen_ai_client_tokens_total", {**labels, "gen_ai_token_type": "input"}) \
+    labels = {
+        "gen_ai_operation_name": "generate_content",
+        "gen_ai_provider_name": "gcp.gemini",
+        "gen_ai_request_model": MODEL,
+        "gen_ai_agent_name": "planner",
+    }
+    assert (
+        registry.get_sample_value("app_gen_ai_client_tokens_total", {**labels, "gen_ai_token_type": "input"})
         == 1200
+    )
     assert registry.get_sample_value("app_gen_ai_client_cost_usd_total", labels) is None
     with pytest.raises(ValueError, match="same label names"):
         gemini.instrument(new_client(fake.url), registry=registry, namespace="app", labels={"team": "x"})

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from fastprom import gemini
 from fastprom._pricing import PriceTable, load_price_table
 from fastprom.registry import CollectorRegistry
@@ -40,8 +39,11 @@ def registry() -> CollectorRegistry:
 
 
 def sample(registry: CollectorRegistry, name: str, model: str = MODEL, **labels: str) -> float | None:
-    base = {"gen_ai_operation_name": "generate_content", "gen_ai_provider_name": "gcp.gemini",
-            "gen_ai_request_model": model}
+    base = {
+        "gen_ai_operation_name": "generate_content",
+        "gen_ai_provider_name": "gcp.gemini",
+        "gen_ai_request_model": model,
+    }
     return registry.get_sample_value(name, {**base, **labels})
 
 
@@ -57,7 +59,9 @@ def requests(registry: CollectorRegistry, outcome: str = "success", error: str =
 def legacy(fake: FakeGemini) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the package announces its deprecation on import
-        genai_legacy = pytest.importorskip("google.generativeai", reason="google-generativeai is not installed")
+        genai_legacy = pytest.importorskip(
+            "google.generativeai", reason="google-generativeai is not installed"
+        )
     genai_legacy.configure(api_key="test-key", transport="rest", client_options={"api_endpoint": fake.url})
     return genai_legacy
 
@@ -116,7 +120,9 @@ def test_wrapper_over_google_genai_client(fake: FakeGemini, registry: CollectorR
     genai = pytest.importorskip("google.genai")
     from google.genai import types
 
-    client = genai.Client(api_key="k", http_options=types.HttpOptions(base_url=fake.url, api_version="v1beta"))
+    client = genai.Client(
+        api_key="k", http_options=types.HttpOptions(base_url=fake.url, api_version="v1beta")
+    )
     gemini.instrument(client, registry=registry)  # the wrapper must not count these calls twice
     model = gemini.InstrumentedGeminiModel(client, model_name=MODEL, registry=registry)
     model.generate_content("hi")
@@ -141,10 +147,18 @@ class FakeResponse:
     """Anything with a google-genai shaped ``usage_metadata``."""
 
     def __init__(self, prompt: int, candidates: int) -> None:
-        self.usage_metadata = type("U", (), {
-            "prompt_token_count": prompt, "candidates_token_count": candidates, "thoughts_token_count": None,
-            "cached_content_token_count": None, "tool_use_prompt_token_count": None,
-            "total_token_count": prompt + candidates})()
+        self.usage_metadata = type(
+            "U",
+            (),
+            {
+                "prompt_token_count": prompt,
+                "candidates_token_count": candidates,
+                "thoughts_token_count": None,
+                "cached_content_token_count": None,
+                "tool_use_prompt_token_count": None,
+                "total_token_count": prompt + candidates,
+            },
+        )()
 
 
 def test_track_decorator_and_context_manager(registry: CollectorRegistry) -> None:
@@ -197,13 +211,16 @@ def test_price_table_from_file(tmp_path: Path) -> None:
     assert load_price_table(table) is table
 
 
-@pytest.mark.parametrize(("document", "message"), [
-    ({"models": {}}, "missing keys"),
-    ({"priced_as_of": "x", "models": {"m": {"input": 1}}}, "missing keys"),
-    ({"priced_as_of": "x", "models": {"m": {"input": -1, "output": 1}}}, "non-negative"),
-    ({"priced_as_of": "x", "models": {"m": {"input": 1, "output": 1, "typo": 2}}}, "unknown keys"),
-    ({"priced_as_of": "x", "per_tokens": 0, "models": {}}, "per_tokens"),
-])
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ({"models": {}}, "missing keys"),
+        ({"priced_as_of": "x", "models": {"m": {"input": 1}}}, "missing keys"),
+        ({"priced_as_of": "x", "models": {"m": {"input": -1, "output": 1}}}, "non-negative"),
+        ({"priced_as_of": "x", "models": {"m": {"input": 1, "output": 1, "typo": 2}}}, "unknown keys"),
+        ({"priced_as_of": "x", "per_tokens": 0, "models": {}}, "per_tokens"),
+    ],
+)
 def test_bad_price_tables_are_rejected(document: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         PriceTable.from_mapping(document)
