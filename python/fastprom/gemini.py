@@ -194,76 +194,107 @@ class _Usage:
 
 
 def _audio(details: Iterable[Any] | None) -> int:
-    return sum(
-        d.token_count or 0 for d in details or () if getattr(d.modality, "value", d.modality) == "AUDIO"
-    )
+    """The AUDIO share of a ``*_tokens_details`` list (modalities compare equal to their names)."""
+    return sum(d.token_count or 0 for d in details if d.modality == "AUDIO") if details else 0
+
+
+class _Children(dict):  # type: ignore[type-arg]
+    """The children of one metric under fixed leading label values, keyed by the remaining
+    values (a str, or a tuple for several) and created on first use."""
+
+    __slots__ = ("metric", "labels")
+
+    def __init__(self, metric: Any, labels: tuple[str, ...]) -> None:
+        super().__init__()
+        self.metric = metric
+        self.labels = labels
+
+    def __missing__(self, key: str | tuple[str, ...]) -> Any:
+        values = key if isinstance(key, tuple) else (key,)
+        child = self[key] = self.metric.labels(*self.labels, *values)
+        return child
 
 
 class _Series:
-    """The labelled children of one (operation, model) under one recorder, created on first use."""
+    """The series of one (operation, model) under one recorder; children are made on first use,
+    so that nothing is exported before something is recorded."""
 
-    __slots__ = ("metrics", "labels", "price", "overflow", "in_flight", "children", "recorder")
+    __slots__ = (
+        "recorder",
+        "labels",
+        "price",
+        "overflow",
+        "in_flight",
+        "duration",
+        "requests",
+        "tokens",
+        "token_usage",
+        "ttfc",
+        "cost",
+        "unpriced",
+        "overflowed",
+    )
 
     def __init__(self, recorder: _Recorder, labels: tuple[str, ...], overflow: bool) -> None:
+        m = recorder.metrics
         self.recorder = recorder
-        self.metrics = m = recorder.metrics
         self.labels = labels
         self.price = recorder.prices.get(labels[2])
         self.overflow = overflow
         self.in_flight = m.in_flight.labels(*labels)
-        self.children: dict[tuple[str, ...], Any] = {}
-
-    def _child(self, metric: Any, *extra: str) -> Any:
-        key = (metric._name, *extra)
-        child = self.children.get(key)
-        if child is None:
-            child = self.children[key] = metric.labels(*self.labels, *extra)
-        return child
+        self.duration = _Children(m.duration, labels)
+        self.requests = _Children(m.requests, labels)
+        self.tokens = _Children(m.tokens, labels)
+        self.token_usage = _Children(m.token_usage, labels)
+        # metrics without further labels: their only child has the key ()
+        self.ttfc = _Children(m.time_to_first_chunk, labels)
+        self.cost = _Children(m.cost, labels)
+        self.unpriced = _Children(m.unpriced, labels)
+        self.overflowed = _Children(m.model_overflow, labels)
 
     def start(self) -> float:
         self.in_flight.inc()
         if self.overflow:
-            self._child(self.metrics.model_overflow).inc()
+            self.overflowed[()].inc()
         return time.perf_counter()
 
     def first_chunk(self, started: float) -> None:
-        self._child(self.metrics.time_to_first_chunk).observe(time.perf_counter() - started)
+        self.ttfc[()].observe(time.perf_counter() - started)
 
     def fail(self, started: float, exc: BaseException) -> None:
         elapsed = time.perf_counter() - started
         self.in_flight.dec()
         kind = error_type(exc)
-        m = self.metrics
-        self._child(m.duration, kind).observe(elapsed)
-        self._child(m.requests, _ERROR, kind).inc()
+        self.duration[kind].observe(elapsed)
+        self.requests[(_ERROR, kind)].inc()
 
     def finish(self, started: float, usage: _Usage | None, tier: str | None, outcome: str = _SUCCESS) -> None:
         elapsed = time.perf_counter() - started
         self.in_flight.dec()
-        m = self.metrics
-        self._child(m.duration, "").observe(elapsed)
-        self._child(m.requests, outcome, "").inc()
+        self.duration[""].observe(elapsed)
+        self.requests[(outcome, "")].inc()
         if usage is None:
             return
+        tokens = self.tokens
         if usage.prompt is not None:
             n = usage.prompt + (usage.tool_use or 0)
-            self._child(m.tokens, "input").inc(n)
-            self._child(m.token_usage, "input").observe(n)
+            tokens["input"].inc(n)
+            self.token_usage["input"].observe(n)
         if usage.output is not None:
-            self._child(m.tokens, "output").inc(usage.output)
-            self._child(m.token_usage, "output").observe(usage.output)
+            tokens["output"].inc(usage.output)
+            self.token_usage["output"].observe(usage.output)
         if usage.cached is not None:
-            self._child(m.tokens, "cached").inc(usage.cached)
+            tokens["cached"].inc(usage.cached)
         if usage.reasoning is not None:
-            self._child(m.tokens, "reasoning").inc(usage.reasoning)
+            tokens["reasoning"].inc(usage.reasoning)
         if usage.tool_use is not None:
-            self._child(m.tokens, "tool_use_prompt").inc(usage.tool_use)
+            tokens["tool_use_prompt"].inc(usage.tool_use)
         if self.recorder.record_cost and usage.prompt is not None:
             self._record_cost(usage, tier)
 
     def _record_cost(self, usage: _Usage, tier: str | None) -> None:
         if self.price is None:
-            self._child(self.metrics.unpriced).inc()
+            self.unpriced[()].inc()
             model = self.labels[2]
             if model not in _WARNED_UNPRICED:
                 _WARNED_UNPRICED.add(model)
@@ -282,7 +313,7 @@ class _Series:
             prompt_audio=usage.prompt_audio,
             cached_audio=usage.cached_audio,
         )
-        self._child(self.metrics.cost).inc(cost * self.recorder.prices.tier_multiplier(tier))
+        self.cost[()].inc(cost * self.recorder.prices.tier_multiplier(tier))
 
 
 class _Recorder:
