@@ -27,7 +27,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import StreamingResponse
-from fastprom import gemini
+from fastprom import REGISTRY, CollectorRegistry, gemini
 from fastprom.agents import AgentMetrics
 from fastprom.testing import FakeGemini
 from google import genai
@@ -51,13 +51,17 @@ def get_weather(city: str) -> str:
 
 
 def create_app(
-    *, base_url: str | None = None, api_key: str | None = None, model: str | None = None
+    *,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    model: str | None = None,
+    registry: CollectorRegistry = REGISTRY,
 ) -> FastAPI:
-    """The agent app. Arguments override the environment variables described in the module docstring."""
+    """The agent app. Arguments override the environment variables described in the module
+    docstring; metrics are registered in ``registry`` when the app starts."""
     api_key = api_key or os.environ.get("GEMINI_API_KEY")
     base_url = base_url or (None if api_key else os.environ.get("FAKE_GEMINI_URL"))
     model_name = model or os.environ.get("GEMINI_MODEL", "gemini-2.5-flash")
-    agent = AgentMetrics(AGENT_NAME)
     state: dict[str, Any] = {}
 
     @asynccontextmanager
@@ -70,7 +74,8 @@ def create_app(
             url = fake.url
         http_options = types.HttpOptions(base_url=url, api_version="v1beta") if url else None
         client = genai.Client(api_key=api_key or "fake-key", http_options=http_options)
-        state["client"] = gemini.instrument(client, labels={"gen_ai_agent_name": AGENT_NAME})
+        state["client"] = gemini.instrument(client, registry=registry, labels={"gen_ai_agent_name": AGENT_NAME})
+        state["agent"] = AgentMetrics(AGENT_NAME, registry=registry)
         try:
             yield
         finally:
@@ -83,7 +88,7 @@ def create_app(
     @app.get("/ask")
     async def ask(question: str) -> dict[str, Any]:
         """One agent task: ask the model, run the tools it calls, and ask again with their results."""
-        client = state["client"]
+        client, agent = state["client"], state["agent"]
         config = types.GenerateContentConfig(tools=[types.Tool(function_declarations=[WEATHER])])
         contents: list[Any] = [types.Content(role="user", parts=[types.Part.from_text(text=question)])]
         with agent.task():
@@ -126,9 +131,9 @@ def create_app(
 
         @app.get("/metrics")
         def metrics() -> Response:
-            return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+            return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
     else:
-        instrument_http(app)
+        instrument_http(app) if registry is REGISTRY else instrument_http(app, registry=registry)
     return app
 
 

@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("fastapi", reason="fastapi is not installed")
 pytest.importorskip("google.genai", reason="google-genai is not installed")
 from fastapi.testclient import TestClient  # noqa: E402
-from fastprom import REGISTRY  # noqa: E402
+from fastprom.registry import CollectorRegistry  # noqa: E402
 
 APP_PATH = Path(__file__).resolve().parents[2] / "examples" / "agent_app.py"
 AGENT = {"gen_ai_agent_name": "weather-agent"}
@@ -31,21 +31,19 @@ def load_example() -> ModuleType:
     return module
 
 
-def value(name: str, labels: dict[str, str]) -> float:
-    return REGISTRY.get_sample_value(name, labels) or 0.0
+def test_importing_the_example_registers_nothing() -> None:
+    from fastprom import REGISTRY
+
+    before = {m.name for m in REGISTRY.collect()}
+    load_example()
+    assert {m.name for m in REGISTRY.collect()} == before
 
 
 def test_agent_app_records_gemini_and_agent_metrics(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GEMINI_API_KEY", raising=False)
     monkeypatch.delenv("FAKE_GEMINI_URL", raising=False)
-    app = load_example().create_app()
-    ok = {**GEMINI, "outcome": "success", "error_type": ""}
-    before_requests = value("gen_ai_client_requests_total", ok)
-    before_tools = value(
-        "gen_ai_agent_tool_calls_total",
-        {**AGENT, "gen_ai_tool_name": "get_weather", "outcome": "success", "error_type": ""},
-    )
-    before_input = value("gen_ai_client_tokens_total", {**GEMINI, "gen_ai_token_type": "input"})
+    registry = CollectorRegistry()
+    app = load_example().create_app(registry=registry)
     with TestClient(app) as http:
         answer = http.get("/ask", params={"question": "Weather in Paris?"})
         assert answer.status_code == 200
@@ -53,22 +51,16 @@ def test_agent_app_records_gemini_and_agent_metrics(monkeypatch: pytest.MonkeyPa
         streamed = http.get("/stream", params={"question": "hi"})
         assert streamed.text == "Hello stream"
         exposition = http.get("/metrics").text
-    assert value("gen_ai_client_requests_total", ok) - before_requests == 3  # plan, answer, stream
-    assert (
-        value("gen_ai_client_tokens_total", {**GEMINI, "gen_ai_token_type": "input"}) - before_input
-        == 3 * 1200
-    )
-    assert (
-        value(
-            "gen_ai_agent_tool_calls_total",
-            {**AGENT, "gen_ai_tool_name": "get_weather", "outcome": "success", "error_type": ""},
-        )
-        - before_tools
-        == 1
-    )
-    for name in (
-        "gen_ai_client_cost_usd_total",
-        "gen_ai_client_operation_time_to_first_chunk_seconds_bucket",
-        "gen_ai_invoke_agent_duration_seconds_count",
-    ):
+    get = registry.get_sample_value
+    # two calls in the /ask task (plan, then answer with the tool result) and one stream
+    assert get("gen_ai_client_requests_total", {**GEMINI, "outcome": "success", "error_type": ""}) == 3
+    assert get("gen_ai_client_tokens_total", {**GEMINI, "gen_ai_token_type": "input"}) == 3 * 1200
+    assert get("gen_ai_client_operation_time_to_first_chunk_seconds_count", GEMINI) == 1
+    tool = {**AGENT, "gen_ai_tool_name": "get_weather", "outcome": "success", "error_type": ""}
+    assert get("gen_ai_agent_tool_calls_total", tool) == 1
+    assert get("gen_ai_agent_tasks_total", {**AGENT, "outcome": "success", "error_type": ""}) == 1
+    for step in ("plan", "answer"):
+        labels = {**AGENT, "gen_ai_agent_step": step, "outcome": "success", "error_type": ""}
+        assert get("gen_ai_agent_steps_total", labels) == 1
+    for name in ("gen_ai_client_cost_usd_total", "gen_ai_invoke_agent_duration_seconds_count"):
         assert name in exposition
