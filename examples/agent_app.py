@@ -93,18 +93,14 @@ def create_app(
         contents: list[Any] = [types.Content(role="user", parts=[types.Part.from_text(text=question)])]
         with agent.task():
             with agent.step("plan"):
-                response = await client.aio.models.generate_content(
-                    model=model_name, contents=contents, config=config
-                )
+                response = await client.aio.models.generate_content(model=model_name, contents=contents, config=config)
             calls = response.function_calls or []
             if calls:
                 results = []
                 for call in calls:
                     with agent.tool(call.name or "unknown"):
                         result = get_weather(**(call.args or {}))
-                    results.append(
-                        types.Part.from_function_response(name=call.name, response={"result": result})
-                    )
+                    results.append(types.Part.from_function_response(name=call.name, response={"result": result}))
                 contents += [response.candidates[0].content, types.Content(role="user", parts=results)]
                 with agent.step("answer"):
                     response = await client.aio.models.generate_content(

@@ -125,9 +125,7 @@ class PriceTable:
             raise ValueError("price table per_tokens must be positive")
         threshold = document.get("long_context_threshold", 200_000)
         if not isinstance(threshold, int) or isinstance(threshold, bool) or threshold < 0:
-            raise ValueError(
-                f"price table long_context_threshold must be a non-negative int, got {threshold!r}"
-            )
+            raise ValueError(f"price table long_context_threshold must be a non-negative int, got {threshold!r}")
         tiers = document.get("service_tiers", {"standard": 1.0})
         if not isinstance(tiers, Mapping):
             raise TypeError("price table service_tiers must be a mapping of tier name to multiplier")
@@ -183,9 +181,7 @@ def load_price_table(source: PriceSource) -> PriceTable:
         return source
     if isinstance(source, (Mapping, str, os.PathLike)):
         return _default_table().extend(source)
-    raise TypeError(
-        f"price_table must be a PriceTable, a mapping, a file path or None, got {type(source).__name__}"
-    )
+    raise TypeError(f"price_table must be a PriceTable, a mapping, a file path or None, got {type(source).__name__}")
 
 
 _DEFAULT: list[PriceTable] = []
@@ -206,16 +202,12 @@ def _model(name: str, spec: Any, per_tokens: float, threshold: int) -> ModelPric
     rates = {k: v for k, v in spec.items() if k != "long_context"}
     return ModelPrice(
         standard=Rates.parse(where, rates, per_tokens),
-        long_context=None
-        if long_spec is None
-        else Rates.parse(f"{where} long_context", long_spec, per_tokens),
+        long_context=None if long_spec is None else Rates.parse(f"{where} long_context", long_spec, per_tokens),
         long_context_threshold=threshold,
     )
 
 
-def _check_keys(
-    where: str, data: Mapping[str, Any], allowed: frozenset[str], required: tuple[str, ...]
-) -> None:
+def _check_keys(where: str, data: Mapping[str, Any], allowed: frozenset[str], required: tuple[str, ...]) -> None:
     if not isinstance(data, Mapping):
         raise TypeError(f"{where} must be a mapping, got {type(data).__name__}")
     unknown = set(data) - allowed
@@ -227,11 +219,6 @@ def _check_keys(
 
 
 def _rate(where: str, value: Any) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or value < 0
-    ):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
         raise ValueError(f"{where} must be a non-negative number, got {value!r}")
     return float(value)

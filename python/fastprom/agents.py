@@ -55,9 +55,7 @@ class _Families:
             buckets=TASK_BUCKETS,
             **kw,
         )
-        self.tasks = Counter(
-            "gen_ai_agent_tasks", "Agent tasks by outcome.", (_AGENT, "outcome", "error_type"), **kw
-        )
+        self.tasks = Counter("gen_ai_agent_tasks", "Agent tasks by outcome.", (_AGENT, "outcome", "error_type"), **kw)
         self.tasks_active = Gauge("gen_ai_agent_tasks_active", "Agent tasks in progress.", (_AGENT,), **kw)
         self.step_duration = Histogram(
             "gen_ai_agent_step_duration",
@@ -124,9 +122,7 @@ class _Timed:
 
     __slots__ = ("_duration", "_count", "_labels", "_active", "_starts")
 
-    def __init__(
-        self, duration: Histogram, count: Counter, labels: tuple[str, ...], active: Any = None
-    ) -> None:
+    def __init__(self, duration: Histogram, count: Counter, labels: tuple[str, ...], active: Any = None) -> None:
         self._duration, self._count, self._labels, self._active = duration, count, labels, active
         self._starts: list[float] = []
 
@@ -186,9 +182,7 @@ class AgentMetrics:
     Agents sharing a registry and namespace share the metric families, one series per agent.
     """
 
-    def __init__(
-        self, name: str, *, registry: CollectorRegistry | None = REGISTRY, namespace: str = ""
-    ) -> None:
+    def __init__(self, name: str, *, registry: CollectorRegistry | None = REGISTRY, namespace: str = "") -> None:
         if not isinstance(name, str) or not name:
             raise ValueError(f"the agent name must be a non-empty str, got {name!r}")
         self.name = name

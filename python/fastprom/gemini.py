@@ -100,9 +100,7 @@ class GeminiMetrics:
             (*common, "outcome", "error_type"),
             **kw,
         )
-        self.cost = Counter(
-            "gen_ai_client_cost_usd", "Estimated cost of GenAI operations in USD.", common, **kw
-        )
+        self.cost = Counter("gen_ai_client_cost_usd", "Estimated cost of GenAI operations in USD.", common, **kw)
         self.unpriced = Counter(
             "gen_ai_client_unpriced_requests", "GenAI operations whose model has no price.", common, **kw
         )
@@ -126,9 +124,7 @@ _WARNED_UNPRICED: set[str] = set()
 _ERROR_TYPES: dict[type, str] = {}
 
 
-def _metrics_for(
-    registry: CollectorRegistry | None, namespace: str, label_names: tuple[str, ...]
-) -> GeminiMetrics:
+def _metrics_for(registry: CollectorRegistry | None, namespace: str, label_names: tuple[str, ...]) -> GeminiMetrics:
     key = (id(registry), namespace)
     with _METRIC_SETS_LOCK:
         entry = _METRIC_SETS.get(key)
@@ -166,10 +162,12 @@ class _Usage:
     def __init__(self, metadata: Any) -> None:
         self.prompt: int | None = getattr(metadata, "prompt_token_count", None)
         self.cached: int | None = getattr(metadata, "cached_content_token_count", None)
-        thoughts = getattr(metadata, "thoughts_token_count", _Usage)
         self.prompt_audio = _audio(getattr(metadata, "prompt_tokens_details", None))
         self.cached_audio = _audio(getattr(metadata, "cache_tokens_details", None))
-        if thoughts is _Usage:
+        self.output: int | None
+        self.reasoning: int | None
+        self.tool_use: int | None
+        if not hasattr(metadata, "thoughts_token_count"):
             # Legacy google-generativeai: only prompt, candidates, cached and total survive, and
             # unset counts read as 0. The total still holds thinking and tool-use tokens, so they
             # are counted as output and priced at the output rate.
@@ -177,7 +175,8 @@ class _Usage:
             self.output = metadata.total_token_count - metadata.prompt_token_count
             self.reasoning = self.tool_use = None
             return
-        candidates = getattr(metadata, "candidates_token_count", None)
+        thoughts: int | None = metadata.thoughts_token_count
+        candidates: int | None = getattr(metadata, "candidates_token_count", None)
         if candidates is None:
             candidates = getattr(metadata, "response_token_count", None)  # embeddings' UsageMetadata
         self.reasoning = thoughts
@@ -185,9 +184,8 @@ class _Usage:
         self.output = None if candidates is None and thoughts is None else (candidates or 0) + (thoughts or 0)
 
     @staticmethod
-    def of(response: Any) -> _Usage | None:
-        """The usage of a response, or ``None`` if it reports none."""
-        metadata = getattr(response, "usage_metadata", None)
+    def of(metadata: Any) -> _Usage | None:
+        """The usage in a response's ``usage_metadata``, or ``None`` if it reports none."""
         if metadata is None or not getattr(metadata, "total_token_count", None):
             return None
         return _Usage(metadata)
@@ -354,11 +352,11 @@ class _Recorder:
 
     def series(self, operation: str, model: Any) -> _Series:
         """The series of an operation on a model, applying the cap on unpriced model names."""
+        if not isinstance(model, str) or not model:
+            raise TypeError(f"the model must be a non-empty str, got {model!r}")
         s = self._series.get((operation, model))
         if s is not None:
             return s
-        if not isinstance(model, str) or not model:
-            raise TypeError(f"the model must be a non-empty str, got {model!r}")
         name = model.rsplit("/", 1)[-1]
         m = self.metrics
         with m.lock:
@@ -377,11 +375,7 @@ class _Recorder:
 
     def tier(self, config: Any) -> str | None:
         """The service tier a request asks for in its config, else the instrumentation's default."""
-        tier = (
-            config.get("service_tier")
-            if isinstance(config, Mapping)
-            else getattr(config, "service_tier", None)
-        )
+        tier = config.get("service_tier") if isinstance(config, Mapping) else getattr(config, "service_tier", None)
         if tier is None:
             return self.service_tier
         return str(getattr(tier, "value", tier))
@@ -394,7 +388,7 @@ def _call(series: _Series, tier: str | None, fn: Callable[..., Any], *args: Any,
     except BaseException as exc:
         series.fail(started, exc)
         raise
-    series.finish(started, _Usage.of(response), tier)
+    series.finish(started, _Usage.of(getattr(response, "usage_metadata", None)), tier)
     return response
 
 
@@ -405,7 +399,7 @@ async def _acall(series: _Series, tier: str | None, fn: Callable[..., Any], *arg
     except BaseException as exc:
         series.fail(started, exc)
         raise
-    series.finish(started, _Usage.of(response), tier)
+    series.finish(started, _Usage.of(getattr(response, "usage_metadata", None)), tier)
     return response
 
 
@@ -437,11 +431,7 @@ class _Stream:
         if exc is not None:
             self.series.fail(self.started, exc)
         else:
-            self.series.finish(self.started, _Usage.of(self), self.tier, outcome)
-
-    @property
-    def usage_metadata(self) -> Any:
-        return self.metadata
+            self.series.finish(self.started, _Usage.of(self.metadata), self.tier, outcome)
 
     def iterate(self, chunks: Iterator[Any]) -> Iterator[Any]:
         try:
@@ -478,9 +468,7 @@ class _Stream:
         self.end(_SUCCESS)
 
 
-def _stream(
-    series: _Series, tier: str | None, fn: Callable[..., Iterator[Any]], kwargs: Any
-) -> Iterator[Any]:
+def _stream(series: _Series, tier: str | None, fn: Callable[..., Iterator[Any]], kwargs: Any) -> Iterator[Any]:
     """A google-genai sync stream; like the SDK's, nothing starts before the first ``next()``."""
     call = _Stream(series, tier)
     try:
@@ -491,9 +479,7 @@ def _stream(
     yield from call.iterate(chunks)
 
 
-async def _astream(
-    series: _Series, tier: str | None, fn: Callable[..., Any], kwargs: Any
-) -> AsyncIterator[Any]:
+async def _astream(series: _Series, tier: str | None, fn: Callable[..., Any], kwargs: Any) -> AsyncIterator[Any]:
     """A google-genai async stream, timed from the ``await``; abandoned unread, it counts as closed."""
     call = _Stream(series, tier)
     try:
@@ -519,7 +505,10 @@ def _models_of(client: Any) -> tuple[Any, Any]:
     models = getattr(client, "models", None)
     aio = getattr(getattr(client, "aio", None), "models", None)
     if models is None or aio is None or not all(hasattr(models, name) for name in _PATCHED):
-        raise TypeError(f"instrument() takes a google.genai.Client, got {type(client).__name__}")
+        raise TypeError(
+            f"instrument() takes a google.genai.Client, got {type(client).__name__} "
+            "(wrap legacy google.generativeai models with InstrumentedGeminiModel)"
+        )
     return models, aio
 
 
@@ -528,15 +517,11 @@ def _sync_wrappers(rec: _Recorder, models: Any) -> dict[str, Callable[..., Any]]
 
     @functools.wraps(generate)
     def generate_content(**kwargs: Any) -> Any:
-        return _call(
-            rec.series(_GENERATE, kwargs.get("model")), rec.tier(kwargs.get("config")), generate, **kwargs
-        )
+        return _call(rec.series(_GENERATE, kwargs.get("model")), rec.tier(kwargs.get("config")), generate, **kwargs)
 
     @functools.wraps(stream)
     def generate_content_stream(**kwargs: Any) -> Iterator[Any]:
-        return _stream(
-            rec.series(_GENERATE, kwargs.get("model")), rec.tier(kwargs.get("config")), stream, kwargs
-        )
+        return _stream(rec.series(_GENERATE, kwargs.get("model")), rec.tier(kwargs.get("config")), stream, kwargs)
 
     @functools.wraps(embed)
     def embed_content(**kwargs: Any) -> Any:
@@ -642,13 +627,10 @@ def uninstrument(client: Any) -> Any:
 
 def _original(models: Any, name: str) -> Any:
     """The unpatched method of a possibly instrumented ``Models``, so wrappers never count twice."""
-    if _MARK in vars(models):
-        return (
-            getattr(type(models), name).__get__(models)
-            if name not in vars(models)[_MARK]
-            else vars(models)[_MARK][name]
-        )
-    return getattr(models, name)
+    saved = vars(models).get(_MARK)
+    if saved is None:
+        return getattr(models, name)
+    return saved[name] if name in saved else getattr(type(models), name).__get__(models)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -671,9 +653,7 @@ class InstrumentedGeminiModel:
             if not model_name:
                 raise TypeError("InstrumentedGeminiModel(client) needs model_name= for a google-genai Client")
             provider = _provider(model)
-        elif callable(getattr(model, "generate_content", None)) and isinstance(
-            getattr(model, "model_name", None), str
-        ):
+        elif callable(getattr(model, "generate_content", None)) and isinstance(getattr(model, "model_name", None), str):
             model_name = model_name or model.model_name
             provider = "gcp.gemini"
         else:
@@ -720,9 +700,7 @@ class InstrumentedGeminiModel:
         series = rec.series(_GENERATE, self.model_name)
         if not self._genai:
             if stream:
-                raise NotImplementedError(
-                    "InstrumentedGeminiModel: legacy async streams are not instrumented"
-                )
+                raise NotImplementedError("InstrumentedGeminiModel: legacy async streams are not instrumented")
             return await _acall(series, tier, self._model.generate_content_async, contents, **kwargs)
         models, kwargs = self._model.aio.models, {"model": self.model_name, "contents": contents, **kwargs}
         if stream:
@@ -784,15 +762,13 @@ class _TrackedCall:
         if exc is not None:
             self.series.fail(self.started, exc)
         else:
-            self.series.finish(self.started, _Usage.of(self.response), self.tier)
+            self.series.finish(self.started, _Usage.of(getattr(self.response, "usage_metadata", None)), self.tier)
 
 
 class GeminiTracker:
     """Records one Gemini operation per decorated call or ``with`` block (see :func:`track`)."""
 
-    def __init__(
-        self, model: str, *, operation: str = _GENERATE, provider: str = "gcp.gemini", **options: Any
-    ) -> None:
+    def __init__(self, model: str, *, operation: str = _GENERATE, provider: str = "gcp.gemini", **options: Any) -> None:
         self._recorder = _Recorder(provider=provider, **options)
         self._series = self._recorder.series(operation, model)
         self._active: contextvars.ContextVar[_TrackedCall] = contextvars.ContextVar("fastprom_gemini_call")

@@ -107,9 +107,7 @@ def main() -> None:
         plain = stub_client(server.url, response, chunks)
         baseline = {
             "generate_content": statistics.median(
-                per_call_us(
-                    lambda: plain.models.generate_content(model=MODEL, contents="hi"), isolated_calls, rounds
-                )
+                per_call_us(lambda: plain.models.generate_content(model=MODEL, contents="hi"), isolated_calls, rounds)
             ),
             "stream (3 chunks)": statistics.median(
                 per_call_us(
@@ -123,9 +121,7 @@ def main() -> None:
         for call, base in baseline.items():
             row = f"   {call:<20}{base:>10.2f}"
             for module, registry_class in libraries.values():
-                client = module.instrument(
-                    stub_client(server.url, response, chunks), registry=registry_class()
-                )
+                client = module.instrument(stub_client(server.url, response, chunks), registry=registry_class())
                 if call == "generate_content":
 
                     def fn(c: Any = client) -> Any:
@@ -139,8 +135,7 @@ def main() -> None:
             print(row)
 
         print(
-            f"\n2. end to end against the local fake server, {http_calls} calls x {rounds} rounds, "
-            "median µs per call"
+            f"\n2. end to end against the local fake server, {http_calls} calls x {rounds} rounds, median µs per call"
         )
         clients = {"plain": new_client(server.url)}
         for name, (module, registry_class) in libraries.items():

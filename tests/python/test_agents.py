@@ -67,9 +67,7 @@ def test_task_step_and_tool(registry: CollectorRegistry) -> None:
         )
         == 1
     )
-    fetched = get(
-        "gen_ai_execute_tool_duration_seconds_sum", {**a, "gen_ai_tool_name": "fetch", "error_type": ""}
-    )
+    fetched = get("gen_ai_execute_tool_duration_seconds_sum", {**a, "gen_ai_tool_name": "fetch", "error_type": ""})
     assert fetched is not None and 0.01 <= fetched < 1
 
 

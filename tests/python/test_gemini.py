@@ -11,9 +11,7 @@ from typing import Any
 
 import pytest
 
-genai = pytest.importorskip(
-    "google.genai", reason="google-genai is not installed (pip install fastprom[gemini])"
-)
+genai = pytest.importorskip("google.genai", reason="google-genai is not installed (pip install fastprom[gemini])")
 from fastprom import gemini  # noqa: E402
 from fastprom.registry import CollectorRegistry  # noqa: E402
 from fastprom.testing import FakeGemini, Usage  # noqa: E402
@@ -44,9 +42,7 @@ def registry() -> CollectorRegistry:
 
 
 def new_client(url: str, **http: Any) -> Any:
-    return genai.Client(
-        api_key="test-key", http_options=types.HttpOptions(base_url=url, api_version="v1beta", **http)
-    )
+    return genai.Client(api_key="test-key", http_options=types.HttpOptions(base_url=url, api_version="v1beta", **http))
 
 
 @pytest.fixture
@@ -65,9 +61,7 @@ def tokens(registry: CollectorRegistry, kind: str, **kw: Any) -> float | None:
     return sample(registry, "gen_ai_client_tokens_total", gen_ai_token_type=kind, **kw)
 
 
-def requests(
-    registry: CollectorRegistry, outcome: str = "success", error: str = "", **kw: Any
-) -> float | None:
+def requests(registry: CollectorRegistry, outcome: str = "success", error: str = "", **kw: Any) -> float | None:
     return sample(registry, "gen_ai_client_requests_total", outcome=outcome, error_type=error, **kw)
 
 
@@ -89,16 +83,12 @@ def assert_default_usage(registry: CollectorRegistry, calls: int = 1) -> None:
     assert sample(registry, "gen_ai_client_token_usage_sum", gen_ai_token_type="input") == 1200 * calls
     assert sample(registry, "gen_ai_client_token_usage_count", gen_ai_token_type="output") == calls
     assert sample(registry, "gen_ai_client_token_usage_bucket", gen_ai_token_type="output", le="256.0") == 0
-    assert (
-        sample(registry, "gen_ai_client_token_usage_bucket", gen_ai_token_type="output", le="1024.0") == calls
-    )
+    assert sample(registry, "gen_ai_client_token_usage_bucket", gen_ai_token_type="output", le="1024.0") == calls
     assert cost(registry) == pytest.approx(DEFAULT_COST * calls, rel=1e-12)
     assert sample(registry, "gen_ai_client_operations_in_flight") == 0
 
 
-def test_generate_content_records_usage_and_cost(
-    client: Any, fake: FakeGemini, registry: CollectorRegistry
-) -> None:
+def test_generate_content_records_usage_and_cost(client: Any, fake: FakeGemini, registry: CollectorRegistry) -> None:
     response = client.models.generate_content(model=MODEL, contents="hi")
     plain_client = new_client(fake.url)  # kept referenced: a collected Client closes its connection
     plain = plain_client.models.generate_content(model=MODEL, contents="hi")
@@ -120,20 +110,14 @@ def test_tool_use_tokens_are_input_and_priced_as_input(
     assert cost(registry) == pytest.approx((1300 * 0.30 + 50 * 2.50) / M, rel=1e-12)
 
 
-def test_audio_input_is_priced_at_audio_rates(
-    client: Any, fake: FakeGemini, registry: CollectorRegistry
-) -> None:
-    fake.usage = Usage(
-        prompt=1000, cached=300, candidates=10, thoughts=None, prompt_audio=400, cached_audio=100
-    )
+def test_audio_input_is_priced_at_audio_rates(client: Any, fake: FakeGemini, registry: CollectorRegistry) -> None:
+    fake.usage = Usage(prompt=1000, cached=300, candidates=10, thoughts=None, prompt_audio=400, cached_audio=100)
     client.models.generate_content(model=MODEL, contents="hi")
     expected = (400 * 0.30 + 300 * 1.00 + 200 * 0.03 + 100 * 0.10 + 10 * 2.50) / M
     assert cost(registry) == pytest.approx(expected, rel=1e-12)
 
 
-def test_long_context_tier_and_service_tier(
-    client: Any, fake: FakeGemini, registry: CollectorRegistry
-) -> None:
+def test_long_context_tier_and_service_tier(client: Any, fake: FakeGemini, registry: CollectorRegistry) -> None:
     fake.usage = Usage(prompt=250_000, cached=50_000, candidates=1000, thoughts=500)
     client.models.generate_content(model="gemini-2.5-pro", contents="hi")
     long_cost = (200_000 * 2.50 + 50_000 * 0.25 + 1500 * 15.00) / M
@@ -144,9 +128,7 @@ def test_long_context_tier_and_service_tier(
     assert cost(registry, model="gemini-2.5-pro") == pytest.approx(long_cost + flex_cost, rel=1e-12)
 
 
-def test_stream_fully_read_records_last_chunk_usage(
-    client: Any, fake: FakeGemini, registry: CollectorRegistry
-) -> None:
+def test_stream_fully_read_records_last_chunk_usage(client: Any, fake: FakeGemini, registry: CollectorRegistry) -> None:
     fake.stream_first_delay, fake.stream_gap = 0.15, 0.1
     started = time.perf_counter()
     chunks = list(client.models.generate_content_stream(model=MODEL, contents="hi"))
@@ -192,9 +174,7 @@ def test_async_calls(client: Any, fake: FakeGemini, registry: CollectorRegistry)
     async def run() -> list[Any]:
         response = await client.aio.models.generate_content(model=MODEL, contents="hi")
         assert response.usage_metadata.total_token_count == 1600
-        chunks = [
-            c async for c in await client.aio.models.generate_content_stream(model=MODEL, contents="hi")
-        ]
+        chunks = [c async for c in await client.aio.models.generate_content_stream(model=MODEL, contents="hi")]
         partial = await client.aio.models.generate_content_stream(model=MODEL, contents="hi")
         await partial.__anext__()
         await partial.aclose()
@@ -336,9 +316,7 @@ def test_embeddings(client: Any, fake: FakeGemini, registry: CollectorRegistry) 
 
 def test_instrument_twice_and_uninstrument(fake: FakeGemini, registry: CollectorRegistry) -> None:
     client = new_client(fake.url)
-    originals = {
-        name: getattr(client.models, name).__func__ for name in ("generate_content", "embed_content")
-    }
+    originals = {name: getattr(client.models, name).__func__ for name in ("generate_content", "embed_content")}
     assert gemini.instrument(client, registry=registry) is client
     gemini.instrument(client, registry=registry)
     client.models.generate_content(model=MODEL, contents="hi")
@@ -367,10 +345,7 @@ def test_options_labels_namespace_cost_switch(fake: FakeGemini, registry: Collec
         "gen_ai_request_model": MODEL,
         "gen_ai_agent_name": "planner",
     }
-    assert (
-        registry.get_sample_value("app_gen_ai_client_tokens_total", {**labels, "gen_ai_token_type": "input"})
-        == 1200
-    )
+    assert registry.get_sample_value("app_gen_ai_client_tokens_total", {**labels, "gen_ai_token_type": "input"}) == 1200
     assert registry.get_sample_value("app_gen_ai_client_cost_usd_total", labels) is None
     with pytest.raises(ValueError, match="same label names"):
         gemini.instrument(new_client(fake.url), registry=registry, namespace="app", labels={"team": "x"})
@@ -408,3 +383,19 @@ def test_bad_input_is_rejected(fake: FakeGemini, registry: CollectorRegistry) ->
     client = gemini.instrument(new_client(fake.url), registry=registry)
     with pytest.raises(TypeError, match="model must be a non-empty str"):
         client.models.generate_content(model=None, contents="hi")
+
+
+def test_async_stream_dropped_unread_counts_as_closed(client: Any, registry: CollectorRegistry) -> None:
+    async def run() -> None:
+        await client.aio.models.generate_content_stream(model=MODEL, contents="hi")
+        gc.collect()
+
+    asyncio.run(run())
+    assert requests(registry, outcome="closed") == 1 and tokens(registry, "input") is None
+    assert sample(registry, "gen_ai_client_operations_in_flight") == 0
+
+
+def test_service_tier_option(fake: FakeGemini, registry: CollectorRegistry) -> None:
+    client = gemini.instrument(new_client(fake.url), registry=registry, service_tier="priority")
+    client.models.generate_content(model=MODEL, contents="hi")
+    assert cost(registry) == pytest.approx(DEFAULT_COST * 1.8, rel=1e-12)

@@ -59,9 +59,7 @@ def requests(registry: CollectorRegistry, outcome: str = "success", error: str =
 def legacy(fake: FakeGemini) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the package announces its deprecation on import
-        genai_legacy = pytest.importorskip(
-            "google.generativeai", reason="google-generativeai is not installed"
-        )
+        genai_legacy = pytest.importorskip("google.generativeai", reason="google-generativeai is not installed")
     genai_legacy.configure(api_key="test-key", transport="rest", client_options={"api_endpoint": fake.url})
     return genai_legacy
 
@@ -120,9 +118,7 @@ def test_wrapper_over_google_genai_client(fake: FakeGemini, registry: CollectorR
     genai = pytest.importorskip("google.genai")
     from google.genai import types
 
-    client = genai.Client(
-        api_key="k", http_options=types.HttpOptions(base_url=fake.url, api_version="v1beta")
-    )
+    client = genai.Client(api_key="k", http_options=types.HttpOptions(base_url=fake.url, api_version="v1beta"))
     gemini.instrument(client, registry=registry)  # the wrapper must not count these calls twice
     model = gemini.InstrumentedGeminiModel(client, model_name=MODEL, registry=registry)
     model.generate_content("hi")

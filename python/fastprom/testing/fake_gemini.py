@@ -152,8 +152,7 @@ class FakeGemini:
         """Base URL of the running server, e.g. ``http://127.0.0.1:40123``."""
         if self._server is None:
             raise RuntimeError("FakeGemini is not running; call start() first")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{self._address[0]}:{self._server.server_address[1]}"
 
     def start(self) -> FakeGemini:
         """Start serving in a daemon thread; returns ``self``."""
@@ -194,9 +193,7 @@ class FakeGemini:
         call = self._function_call(body)
         parts = [{"functionCall": call}] if call else [{"text": "Hello from the fake Gemini."}]
         reply: dict[str, Any] = {
-            "candidates": [
-                {"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": 0}
-            ],
+            "candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": 0}],
             "modelVersion": model,
             "responseId": f"fake-{len(self.requests)}",
         }
@@ -233,9 +230,7 @@ class FakeGemini:
     def _embeddings(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
         n = len(body.get("requests") or ()) if method == "batchEmbedContents" else 1
         vectors = [{"values": [0.1 * (i + 1), 0.2, 0.3]} for i in range(n)]
-        reply: dict[str, Any] = (
-            {"embeddings": vectors} if method == "batchEmbedContents" else {"embedding": vectors[0]}
-        )
+        reply: dict[str, Any] = {"embeddings": vectors} if method == "batchEmbedContents" else {"embedding": vectors[0]}
         if self.embed_tokens_per_text is not None:
             tokens = self.embed_tokens_per_text * n
             reply["usageMetadata"] = {"promptTokenCount": tokens, "totalTokenCount": tokens}
