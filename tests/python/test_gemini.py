@@ -399,3 +399,33 @@ def test_service_tier_option(fake: FakeGemini, registry: CollectorRegistry) -> N
     client = gemini.instrument(new_client(fake.url), registry=registry, service_tier="priority")
     client.models.generate_content(model=MODEL, contents="hi")
     assert cost(registry) == pytest.approx(DEFAULT_COST * 1.8, rel=1e-12)
+
+
+def test_user_patches_survive_instrument_and_uninstrument(fake: FakeGemini, registry: CollectorRegistry) -> None:
+    client = new_client(fake.url)
+    response = client.models.generate_content(model=MODEL, contents="hi")
+
+    def cached_generate_content(**kwargs: Any) -> Any:
+        return response
+
+    client.models.generate_content = cached_generate_content
+    gemini.instrument(client, registry=registry)
+    assert client.models.generate_content(model=MODEL, contents="hi") is response
+    assert requests(registry) == 1 and len(fake.requests) == 1
+    gemini.uninstrument(client)
+    assert client.models.generate_content is cached_generate_content
+
+
+def test_concurrent_calls(client: Any, fake: FakeGemini, registry: CollectorRegistry) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    fake.delay = 0.02
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda _: client.models.generate_content(model=MODEL, contents="hi"), range(32)))
+
+    async def run() -> None:
+        await asyncio.gather(*(client.aio.models.generate_content(model=MODEL, contents="hi") for _ in range(8)))
+
+    asyncio.run(run())
+    assert requests(registry) == 40 and duration_count(registry) == 40
+    assert_default_usage(registry, calls=40)
