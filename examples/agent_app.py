@@ -27,11 +27,12 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import StreamingResponse
+from google import genai
+from google.genai import types
+
 from fastprom import REGISTRY, CollectorRegistry, gemini
 from fastprom.agents import AgentMetrics
 from fastprom.testing import FakeGemini
-from google import genai
-from google.genai import types
 
 AGENT_NAME = "weather-agent"
 WEATHER = types.FunctionDeclaration(
@@ -123,6 +124,7 @@ def create_app(
         from fastprom.fastapi import instrument as instrument_http
     except ImportError:  # fastprom.fastapi is not available: serve /metrics directly
         from fastapi.responses import Response
+
         from fastprom import CONTENT_TYPE_LATEST, generate_latest
 
         @app.get("/metrics")

@@ -28,13 +28,14 @@ from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any
 
-import fastprom.gemini
 import prometheus_client
 import prometheus_client.metrics
-from fastprom.registry import CollectorRegistry
-from fastprom.testing import FakeGemini
 from google import genai
 from google.genai import types
+
+import fastprom.gemini
+from fastprom.registry import CollectorRegistry
+from fastprom.testing import FakeGemini
 
 MODEL = "gemini-2.5-flash"
 

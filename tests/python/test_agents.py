@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+
 from fastprom.agents import AgentMetrics
 from fastprom.registry import CollectorRegistry
 

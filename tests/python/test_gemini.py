@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 
 genai = pytest.importorskip("google.genai", reason="google-genai is not installed (pip install fastprom[gemini])")
+from google.genai import errors, types  # noqa: E402
+
 from fastprom import gemini  # noqa: E402
 from fastprom.registry import CollectorRegistry  # noqa: E402
 from fastprom.testing import FakeGemini, Usage  # noqa: E402
-from google.genai import errors, types  # noqa: E402
 
 MODEL = "gemini-2.5-flash"
 M = 1e6

@@ -11,6 +11,7 @@ import pytest
 pytest.importorskip("fastapi", reason="fastapi is not installed")
 pytest.importorskip("google.genai", reason="google-genai is not installed")
 from fastapi.testclient import TestClient  # noqa: E402
+
 from fastprom.registry import CollectorRegistry  # noqa: E402
 
 APP_PATH = Path(__file__).resolve().parents[2] / "examples" / "agent_app.py"

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from fastprom import gemini
 from fastprom._pricing import PriceTable, load_price_table
 from fastprom.registry import CollectorRegistry
