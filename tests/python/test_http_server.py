@@ -1,6 +1,7 @@
 """start_http_server: shape, binding, byte-equality with prometheus_client, GIL independence, abuse."""
 
 import errno
+import gc
 import gzip
 import http.client
 import json
@@ -74,6 +75,16 @@ def test_returns_server_and_thread(serve):
     server.shutdown()
     thread.join()
     assert not thread.is_alive()
+
+
+def test_discarded_server_keeps_serving(registry):
+    server, _ = start_http_server(0, addr="127.0.0.1", registry=registry)
+    port = server.server_port
+    del server, _
+    gc.collect()
+    assert fetch(port)[0] == 200
+    with pytest.raises(OSError):  # still bound: it runs until interpreter exit
+        start_http_server(port, addr="127.0.0.1", registry=registry)
 
 
 def test_busy_port_raises_oserror_with_errno_like_prometheus_client(serve):
