@@ -5,7 +5,9 @@ import gc
 import gzip
 import http.client
 import json
+import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import textwrap
@@ -280,3 +282,31 @@ def test_hundreds_of_concurrent_connections_are_served(serve):
     finally:
         for s in sockets:
             s.close()
+
+
+def test_tls_is_served_by_the_python_fallback(registry, tmp_path):
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )
+    server, thread = start_http_server(
+        0, addr="127.0.0.1", registry=registry, certfile=str(cert), keyfile=str(key)
+    )
+    try:
+        context = ssl.create_default_context(cafile=str(cert))
+        context.check_hostname = False
+        connection = http.client.HTTPSConnection("127.0.0.1", server.server_port, timeout=10, context=context)
+        connection.request("GET", "/metrics")
+        response = connection.getresponse()
+        assert response.status == 200
+        assert response.read() == prometheus_client.generate_latest(registry)
+        connection.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+    thread.join(timeout=5)
+    assert not thread.is_alive()
