@@ -28,3 +28,6 @@ def start_http_server(
     registry: Any,
     render: Callable[[bool, str, int, list[str] | None], bytes],
 ) -> tuple[MetricsServer, ServerThread]: ...
+
+# The core's classes and functions are not stubbed yet.
+def __getattr__(name: str) -> Any: ...

@@ -11,6 +11,8 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use crate::core::format::Format;
+use crate::core::registry::Registry;
+use crate::py::registry::PyRegistry;
 use crate::server::{self, MetricsSource, ServerHandle};
 
 /// Renders by calling `render(openmetrics, escaping, version_major, names) -> bytes` (with
@@ -24,7 +26,10 @@ impl MetricsSource for PyCallbackSource {
             Format::OpenMetrics { escaping, major } => (true, escaping, major),
         };
         Python::try_attach(|py| {
-            let rendered = self.0.bind(py).call1((openmetrics, escaping.as_str(), major, names));
+            let rendered = self
+                .0
+                .bind(py)
+                .call1((openmetrics, escaping.as_str(), major, names));
             match rendered.and_then(|out| Ok(out.cast_into::<PyBytes>()?.as_bytes().to_vec())) {
                 Ok(body) => Ok(body),
                 Err(e) => {
@@ -37,8 +42,29 @@ impl MetricsSource for PyCallbackSource {
     }
 }
 
-/// What serves `registry`; `render` is its Python rendering callback.
-fn source_for(_registry: &Bound<'_, PyAny>, render: &Bound<'_, PyAny>) -> PyResult<Arc<dyn MetricsSource>> {
+/// A fastprom registry, rendered in Rust: the GIL is taken only for Python collectors.
+struct NativeSource(Arc<Registry>);
+
+impl MetricsSource for NativeSource {
+    fn render(&self, format: &Format, names: Option<&[String]>) -> Result<Vec<u8>, String> {
+        self.0.render(format, names).map_err(|e| e.to_string())
+    }
+}
+
+/// What serves `registry`: natively if it is a plain `fastprom.registry.CollectorRegistry`
+/// (a subclass may override `collect`), else through `render`, its Python rendering callback.
+fn source_for(
+    registry: &Bound<'_, PyAny>,
+    render: &Bound<'_, PyAny>,
+) -> PyResult<Arc<dyn MetricsSource>> {
+    let py = registry.py();
+    let plain = py
+        .import("fastprom.registry")?
+        .getattr("CollectorRegistry")?;
+    if registry.get_type().is(&plain) {
+        let native = registry.getattr("_core")?.cast_into::<PyRegistry>()?;
+        return Ok(Arc::new(NativeSource(native.get().inner.clone())));
+    }
     Ok(Arc::new(PyCallbackSource(render.clone().unbind())))
 }
 
@@ -67,7 +93,9 @@ impl MetricsServer {
     #[getter]
     fn server_address<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         match self.0.local_addr() {
-            SocketAddr::V4(a) => (a.ip().to_string(), a.port()).into_pyobject(py).map(Bound::into_any),
+            SocketAddr::V4(a) => (a.ip().to_string(), a.port())
+                .into_pyobject(py)
+                .map(Bound::into_any),
             SocketAddr::V6(a) => (a.ip().to_string(), a.port(), a.flowinfo(), a.scope_id())
                 .into_pyobject(py)
                 .map(Bound::into_any),
@@ -94,13 +122,18 @@ impl ServerThread {
             None => None,
             Some(t) => Some(
                 Instant::now()
-                    + Duration::try_from_secs_f64(t.max(0.0)).map_err(|e| PyValueError::new_err(e.to_string()))?,
+                    + Duration::try_from_secs_f64(t.max(0.0))
+                        .map_err(|e| PyValueError::new_err(e.to_string()))?,
             ),
         };
         const SLICE: Duration = Duration::from_millis(100);
         loop {
-            let left = deadline.map_or(SLICE, |d| d.saturating_duration_since(Instant::now()).min(SLICE));
-            if py.detach(|| self.0.wait(Some(left))) || deadline.is_some_and(|d| Instant::now() >= d) {
+            let left = deadline.map_or(SLICE, |d| {
+                d.saturating_duration_since(Instant::now()).min(SLICE)
+            });
+            if py.detach(|| self.0.wait(Some(left)))
+                || deadline.is_some_and(|d| Instant::now() >= d)
+            {
                 return Ok(());
             }
             py.check_signals()?;
@@ -122,7 +155,11 @@ impl ServerThread {
     }
 
     fn __repr__(&self) -> String {
-        let state = if self.0.is_running() { "started daemon" } else { "stopped" };
+        let state = if self.0.is_running() {
+            "started daemon"
+        } else {
+            "stopped"
+        };
         format!("<ServerThread({}, {state})>", server::THREAD_NAME)
     }
 }
@@ -136,7 +173,9 @@ fn start_http_server(
     registry: &Bound<'_, PyAny>,
     render: &Bound<'_, PyAny>,
 ) -> PyResult<(MetricsServer, ServerThread)> {
-    let ip: IpAddr = addr.parse().map_err(|_| PyValueError::new_err(format!("not an IP address: {addr:?}")))?;
+    let ip: IpAddr = addr
+        .parse()
+        .map_err(|_| PyValueError::new_err(format!("not an IP address: {addr:?}")))?;
     let source = source_for(registry, render)?;
     let listener = server::bind(SocketAddr::new(ip, port)).map_err(|e| os_error(py, e))?;
     let handle = Arc::new(server::serve(listener, source).map_err(|e| os_error(py, e))?);

@@ -89,8 +89,6 @@ def main():
         busy = [run[i] for run in held]
         runs = " ".join(f"{v:.1f}" for v in busy)
         print(f"{name:34} {free:10.1f} {statistics.median(busy):10.1f}   {runs}")
-    if fastprom.CollectorRegistry is prometheus_client.CollectorRegistry:
-        print("note: this registry is prometheus_client's, so fastprom renders it through Python (GIL)")
 
 
 if __name__ == "__main__":

@@ -172,20 +172,32 @@ def test_wsgi_app_routes(serve):
     assert body == b"# HTTP 405 Method Not Allowed: DELETE; use OPTIONS or GET\n"
 
 
-def test_collector_error_is_500_and_server_keeps_serving(serve, registry, capsys):
+@pytest.mark.parametrize("registry_class", [fastprom.CollectorRegistry, prometheus_client.CollectorRegistry])
+def test_collector_error_is_500_and_server_keeps_serving(serve, registry_class):
     class Broken:
         def collect(self):
             raise RuntimeError("collector exploded")
 
-    broken = fastprom.CollectorRegistry()
+    broken = registry_class()
     broken.register(Broken())
     server, _ = serve(registry=broken)
     status, _, body = fetch(server.server_port)
     assert status == 500
     assert b"collector exploded" in body
-    assert "RuntimeError: collector exploded" in capsys.readouterr().err
-    good, _ = serve()
-    assert fetch(good.server_port)[0] == 200
+    assert fetch(serve()[0].server_port)[0] == 200
+
+
+def test_any_collector_is_served_through_python(serve, registry):
+    class Subclass(fastprom.CollectorRegistry):
+        def collect(self):
+            yield from super().collect()
+            yield from registry.collect()
+
+    other = prometheus_client.CollectorRegistry()
+    prometheus_client.Gauge("other", "From prometheus_client.", registry=other).set(7)
+    for target in [other, registry.restricted_registry(["requests_total"]), Subclass()]:
+        server, _ = serve(registry=target)
+        assert fetch(server.server_port)[2] == prometheus_client.generate_latest(target)
 
 
 # The client must not need this process's GIL: it runs in its own interpreter and reports
@@ -205,12 +217,16 @@ CLIENT = textwrap.dedent(
     """
 )
 
+# The GIL-holding call returns to the eval loop before it can read the clock, and a waiting
+# thread may take the GIL in between: "answered before held_until" is not enough.
+ANSWER_WITHIN = 0.25
+
 
 def hold_gil(seconds):
     """One C call that never releases the GIL, sized to last about ``seconds``."""
     started = time.perf_counter()
-    sum(range(2_000_000))
-    n = int(2_000_000 * seconds / (time.perf_counter() - started))
+    sum(range(5_000_000))
+    n = int(5_000_000 * seconds / (time.perf_counter() - started))
     started = time.monotonic()
     sum(range(n))
     return started, time.monotonic()
@@ -221,30 +237,25 @@ def scrape_while_gil_held(port, target):
         [sys.executable, "-c", CLIENT, str(port), "0.3", target], stdout=subprocess.PIPE, text=True
     )
     time.sleep(0.1)  # let the client start before the GIL is taken
-    held_from, held_until = hold_gil(1.5)
+    held_from, held_until = hold_gil(2.0)
     out, _ = client.communicate(timeout=60)
     result = json.loads(out)
-    assert held_from < result["sent"] < held_until, "the request must be sent while the GIL is held"
-    return result, held_until
+    assert held_from < result["sent"] < held_until - 2 * ANSWER_WITHIN, "the GIL must outlast the request"
+    return result
 
 
 def test_server_answers_while_another_thread_holds_the_gil(serve):
     server, _ = serve()
-    result, held_until = scrape_while_gil_held(server.server_port, "/favicon.ico")
+    result = scrape_while_gil_held(server.server_port, "/favicon.ico")
     assert result["status"] == "200"
-    assert result["answered"] < held_until
+    assert result["answered"] - result["sent"] < ANSWER_WITHIN
 
 
-@pytest.mark.xfail(
-    fastprom.CollectorRegistry is prometheus_client.CollectorRegistry,
-    reason="a prometheus_client registry renders through Python, which needs the GIL",
-    strict=True,
-)
 def test_scrape_answered_while_another_thread_holds_the_gil(serve):
     server, _ = serve()
-    result, held_until = scrape_while_gil_held(server.server_port, "/metrics")
+    result = scrape_while_gil_held(server.server_port, "/metrics")
     assert result["status"] == "200"
-    assert result["answered"] < held_until
+    assert result["answered"] - result["sent"] < ANSWER_WITHIN
 
 
 def test_malformed_requests_get_400_and_the_server_keeps_serving(serve):
@@ -287,6 +298,8 @@ def test_hundreds_of_concurrent_connections_are_served(serve):
 def test_tls_is_served_by_the_python_fallback(registry, tmp_path):
     if shutil.which("openssl") is None:
         pytest.skip("openssl not installed")
+    if not hasattr(fastprom.exposition, "make_wsgi_app"):
+        pytest.skip("fastprom.exposition.make_wsgi_app (the TLS fallback's app) is not merged yet")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(
         ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
