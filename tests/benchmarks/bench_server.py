@@ -6,7 +6,8 @@ prometheus_client. Not a test; prints a table of medians.
 Each run starts one client process per row, then holds the GIL in one C call
 (``sum(range(n))``) for ``--hold`` seconds; every client sends its request 0.3 s later and
 times it in its own process. Target: fastprom answers in < 50 ms, prometheus_client waits
-for the GIL.
+for the GIL. The default REGISTRY row waits too while its process/platform/GC collectors are
+Python collectors.
 """
 
 import argparse
@@ -69,17 +70,19 @@ def main():
     for i in range(args.series):
         counter.labels(f"/p{i}").inc(i)
     ours, _ = start_http_server(0, addr="127.0.0.1", registry=registry)
+    default, _ = start_http_server(0, addr="127.0.0.1")
     theirs, _ = prometheus_client.start_http_server(0, addr="127.0.0.1", registry=registry)
     rows = [
         ("fastprom      GET /metrics", ours.server_port, "GET", "/metrics"),
         ("fastprom      OPTIONS", ours.server_port, "OPTIONS", "/metrics"),
+        ("fastprom      GET, default REGISTRY", default.server_port, "GET", "/metrics"),
         ("prometheus_client GET /metrics", theirs.server_port, "GET", "/metrics"),
         ("prometheus_client OPTIONS", theirs.server_port, "OPTIONS", "/metrics"),
     ]
     idle = [measure(rows, 0) for _ in range(args.runs)]
     held = [measure(rows, args.hold) for _ in range(args.runs)]
-    ours.shutdown()
-    theirs.shutdown()
+    for server in (ours, default, theirs):
+        server.shutdown()
 
     print(f"{args.runs} runs, GIL held {args.hold:.1f} s from t=0, request sent at t=0.3 s, "
           f"{args.series} series; medians in ms")
