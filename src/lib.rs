@@ -4,6 +4,7 @@
 //! `/metrics` server; `py` (feature `python`) is the thin pyo3 glue.
 
 pub mod core;
+pub mod server;
 
 #[cfg(feature = "python")]
 mod py;

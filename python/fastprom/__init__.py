@@ -14,6 +14,7 @@ from . import (
     registry,
 )
 from ._core import __version__
+from ._server import start_http_server
 from .exposition import (
     CONTENT_TYPE_LATEST,
     CONTENT_TYPE_PLAIN_0_0_4,
@@ -67,5 +68,6 @@ __all__ = [
     "platform_collector",
     "process_collector",
     "registry",
+    "start_http_server",
     "write_to_textfile",
 ]

@@ -9,5 +9,6 @@ pub mod format;
 pub mod labels;
 pub mod metric;
 pub mod model;
+pub mod negotiate;
 pub mod registry;
 pub mod validate;

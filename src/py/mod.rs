@@ -7,6 +7,7 @@ mod convert;
 mod errors;
 mod metrics;
 mod registry;
+mod server;
 mod timers;
 mod util;
 
@@ -71,5 +72,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(legacy_validation, m)?)?;
     m.add_function(wrap_pyfunction!(validate_metric_name, m)?)?;
     m.add_function(wrap_pyfunction!(validate_label_name, m)?)?;
+    server::register(m)?;
     Ok(())
 }
