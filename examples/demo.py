@@ -1,0 +1,169 @@
+"""fastprom's demo: every metric type, an instrumented FastAPI agent, /metrics, the speed-up.
+
+    python examples/demo.py [--seconds N] [--no-bench] [--port 8000] [--metrics-port 8001]
+
+1. Records every metric type and prints the Prometheus text and OpenMetrics expositions.
+2. Starts a FastAPI app (``examples/agent_app.py``: a Gemini agent behind ``/ask`` and
+   ``/stream``) instrumented with ``fastprom.fastapi.instrument`` under uvicorn, plus
+   ``start_http_server`` on a second port, sends them some traffic and prints a few lines of
+   what ``/metrics`` shows. The agent talks to a local fake Gemini server unless
+   ``GEMINI_API_KEY`` is set. If Debian's ``prometheus`` is installed it is started scraping
+   both endpoints.
+3. Prints fastprom's speed-up over prometheus_client (``tests/benchmarks/bench_core.py --quick``).
+4. Keeps serving until Ctrl-C, or for ``--seconds``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import uvicorn
+
+import fastprom
+from fastprom.openmetrics.exposition import generate_latest as openmetrics_latest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "examples"))
+
+
+def banner(text: str) -> None:
+    print(f"\n\033[1m== {text}\033[0m", flush=True)
+
+
+def every_metric_type() -> None:
+    banner("1. Every metric type, in a registry of its own")
+    reg = fastprom.CollectorRegistry()
+    requests = fastprom.Counter("demo_requests", "Requests handled", ["method"], registry=reg)
+    requests.labels("GET").inc()
+    requests.labels(method="POST").inc(2, exemplar={"trace_id": "4bf92f35"})
+    queue = fastprom.Gauge("demo_queue_depth", "Jobs waiting", registry=reg)
+    queue.set(7)
+    latency = fastprom.Histogram("demo_latency_seconds", "Latency", buckets=[0.01, 0.1, 1], registry=reg)
+    for v in (0.004, 0.05, 0.3, 2.5):
+        latency.observe(v)
+    size = fastprom.Summary("demo_payload_bytes", "Payload size", registry=reg)
+    size.observe(512)
+    fastprom.Info("demo_build", "Build", registry=reg).info({"version": fastprom.__version__})
+    fastprom.Enum("demo_state", "State", states=["idle", "busy"], registry=reg).state("busy")
+    print(fastprom.generate_latest(reg).decode(), end="")
+    banner("   … and the same registry as OpenMetrics (exemplars, _created inline, # EOF)")
+    print(openmetrics_latest(reg).decode().split("# HELP demo_queue")[0], end="")
+
+
+def start_prometheus(targets: list[str], port: int) -> subprocess.Popen[bytes] | None:
+    binary = shutil.which("prometheus")
+    if binary is None:
+        print("(Debian's prometheus is not installed: skipping the Prometheus server)")
+        return None
+    workdir = Path(tempfile.mkdtemp(prefix="fastprom-demo-prom-"))
+    config = workdir / "prometheus.yml"
+    config.write_text(
+        "global:\n  scrape_interval: 5s\nscrape_configs:\n  - job_name: fastprom-demo\n"
+        f"    static_configs:\n      - targets: [{', '.join(repr(t) for t in targets)}]\n"
+    )
+    proc = subprocess.Popen(
+        [binary, f"--config.file={config}", f"--storage.tsdb.path={workdir / 'data'}",
+         f"--web.listen-address=127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    print(f"Prometheus (pid {proc.pid}) scrapes {', '.join(targets)}: http://127.0.0.1:{port}/graph")
+    return proc
+
+
+def serve_and_drive(port: int, metrics_port: int) -> tuple[uvicorn.Server, threading.Thread]:
+    banner("2. A FastAPI Gemini agent instrumented with fastprom, under uvicorn")
+    from agent_app import create_app  # examples/agent_app.py
+
+    from fastprom.fastapi import instrument
+
+    app = instrument(create_app())
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise SystemExit("uvicorn did not start")
+        time.sleep(0.05)
+    fastprom.start_http_server(metrics_port, addr="127.0.0.1")
+
+    base = f"http://127.0.0.1:{port}"
+    with httpx.Client(base_url=base, timeout=30) as client:
+        for question in ("Weather in Paris?", "Weather in Oslo?", "Hello"):
+            answer = client.get("/ask", params={"question": question}).json()
+            print(f"GET /ask?question={question!r:<22} -> {str(answer)[:70]}")
+        streamed = client.get("/stream", params={"question": "Tell me a story"}).text
+        print(f"GET /stream                          -> {len(streamed)} bytes streamed")
+        for path in ("/nope", "/items/1", "/items/2"):
+            print(f"GET {path:<33} -> {client.get(path).status_code}")
+        metrics = client.get("/metrics").text
+
+    print(f"\nThe app's metrics:            {base}/metrics")
+    print(f"start_http_server (Rust):     http://127.0.0.1:{metrics_port}/metrics")
+    print("A few lines of them:")
+    wanted = (
+        "http_requests_total{",
+        "gen_ai_client_tokens_total{",
+        "gen_ai_client_cost_usd_total{",
+        "gen_ai_client_operation_duration_seconds_count{",
+        "gen_ai_client_operation_time_to_first_chunk_seconds_count{",
+    )
+    for line in metrics.splitlines():
+        if line.startswith(wanted):
+            print("   ", line)
+    return server, thread
+
+
+def speed_up() -> None:
+    banner("3. Speed-up over prometheus_client (same process, medians; python tests/benchmarks/bench_core.py)")
+    bench = ROOT / "tests" / "benchmarks" / "bench_core.py"
+    subprocess.run([sys.executable, str(bench), "--quick"], check=False)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seconds", type=float, default=None, help="exit after N seconds instead of at Ctrl-C")
+    ap.add_argument("--no-bench", action="store_true", help="skip the speed-up table")
+    ap.add_argument("--port", type=int, default=int(os.environ.get("FASTPROM_DEMO_PORT", 8000)))
+    ap.add_argument("--metrics-port", type=int, default=int(os.environ.get("FASTPROM_DEMO_METRICS_PORT", 8001)))
+    ap.add_argument("--prometheus-port", type=int, default=9090)
+    args = ap.parse_args()
+
+    every_metric_type()
+    server, thread = serve_and_drive(args.port, args.metrics_port)
+    prometheus = start_prometheus(
+        [f"127.0.0.1:{args.port}", f"127.0.0.1:{args.metrics_port}"], args.prometheus_port
+    )
+    if not args.no_bench:
+        speed_up()
+
+    banner("4. Serving")
+    print(f"http://127.0.0.1:{args.port}/metrics and http://127.0.0.1:{args.metrics_port}/metrics — ", end="")
+    print("Ctrl-C to stop" if args.seconds is None else f"stopping in {args.seconds:g} s", flush=True)
+    try:
+        if args.seconds is None:
+            while thread.is_alive():
+                time.sleep(0.5)
+        else:
+            time.sleep(args.seconds)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        if prometheus is not None:
+            prometheus.terminate()
+            prometheus.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()
