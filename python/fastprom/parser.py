@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import re
 import string
-from typing import Iterable, Iterator, Optional, TextIO
+from typing import Iterable, Iterator, Optional
 
 from .metrics_core import Metric
 from .samples import Sample
@@ -27,7 +27,7 @@ _QUOTED = r'"(?:[^"\\]|\\.)*"'
 _QUOTED_RE = re.compile(_QUOTED, re.DOTALL)
 
 # A label set in canonical form (no stray whitespace, commas or unquoted junk): the fast path.
-_LABEL_TERM = r'[ \t]*(?:([a-zA-Z_:][a-zA-Z0-9_:]*)|(' + _QUOTED + r'))[ \t]*(?:=[ \t]*(' + _QUOTED + r')[ \t]*)?'
+_LABEL_TERM = r"[ \t]*(?:([a-zA-Z_:][a-zA-Z0-9_:]*)|(" + _QUOTED + r"))[ \t]*(?:=[ \t]*(" + _QUOTED + r")[ \t]*)?"
 _LABEL_TERM_RE = re.compile(_LABEL_TERM + r"(?:,|\Z)", re.DOTALL)
 _CANONICAL_LABELS_RE = re.compile(r"(?:" + _LABEL_TERM + r"(?:,(?!\Z)|\Z))*\Z", re.DOTALL)
 
@@ -296,4 +296,3 @@ def text_fd_to_metric_families(fd: Iterable[str]) -> Iterator[Metric]:
 def text_string_to_metric_families(text: str) -> Iterator[Metric]:
     """Parse the Prometheus text format from a string; see :func:`text_fd_to_metric_families`."""
     yield from text_fd_to_metric_families(io.StringIO(text))
-
