@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import time
 from typing import Any, Callable
 
@@ -73,8 +74,6 @@ def metric_name(name: str) -> str:
 
 
 def _legacy(name: str) -> bool:
-    import re
-
     return re.fullmatch(r"[a-zA-Z_:][a-zA-Z0-9_:]*", name) is not None
 
 
