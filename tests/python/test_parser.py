@@ -1,0 +1,258 @@
+"""Differential tests: fastprom.parser against prometheus_client.parser (the oracle)."""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from typing import Any, Callable
+
+import fastprom
+import prometheus_client.parser as oracle
+import pytest
+from fastprom import parser
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _number(v: Any) -> Any:
+    if v is None:
+        return None
+    if isinstance(v, float) and math.isnan(v):
+        return ("nan",)
+    if hasattr(v, "nsec"):  # Timestamp
+        return ("ts", v.sec, v.nsec)
+    return (type(v).__name__, v)
+
+
+def _sample(s: Any) -> tuple:
+    exemplar = s.exemplar and (s.exemplar.labels, _number(s.exemplar.value), _number(s.exemplar.timestamp))
+    native = s.native_histogram and tuple(_number(f) if isinstance(f, (int, float)) else f for f in s.native_histogram)
+    return (s.name, s.labels, _number(s.value), _number(s.timestamp), exemplar, native)
+
+
+def families(parse: Callable[[str], Any], text: str) -> Any:
+    """The parse result as comparable tuples, or the exception class it raised."""
+    try:
+        return [(m.name, m.documentation, m.type, m.unit, [_sample(s) for s in m.samples]) for m in parse(text)]
+    except ValueError:
+        return ValueError
+
+
+def assert_same(ours: Callable[[str], Any], theirs: Callable[[str], Any], text: str) -> Any:
+    expected = families(theirs, text)
+    assert families(ours, text) == expected, text
+    return expected
+
+
+def check(text: str) -> Any:
+    return assert_same(parser.text_string_to_metric_families, oracle.text_string_to_metric_families, text)
+
+
+# Building blocks for generated expositions, shared with the OpenMetrics tests.
+legacy_names = st.from_regex(r"[a-zA-Z_:][a-zA-Z0-9_:]{0,8}", fullmatch=True)
+utf8_names = st.text(st.characters(exclude_categories=("Cs", "Cc")), min_size=1, max_size=8)
+label_names = st.from_regex(r"[a-zA-Z][a-zA-Z0-9_]{0,6}", fullmatch=True) | st.text(
+    st.characters(exclude_categories=("Cs",)), min_size=1, max_size=6
+).filter(lambda s: not s.startswith("__"))
+label_values = st.text(st.sampled_from('ab"\\\n{},= #é☃\t') | st.characters(exclude_categories=("Cs",)), max_size=8)
+numbers = st.sampled_from(
+    ["0", "1", "-1", "1.5", "-0.0", "1e3", "1.5e-07", "+Inf", "-Inf", "NaN", "17", "0.25"]
+) | st.floats(allow_nan=False, allow_infinity=False).map(repr)
+timestamps = st.none() | st.sampled_from(["1", "1500", "1.5", "1700000000.123456789", "0", "-1.25"])
+
+
+def escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def metric_name(name: str) -> str:
+    """A name as written in a HELP/TYPE line: bare if legacy, quoted otherwise."""
+    return name if _legacy(name) else f'"{escape(name)}"'
+
+
+def _legacy(name: str) -> bool:
+    return re.fullmatch(r"[a-zA-Z_:][a-zA-Z0-9_:]*", name) is not None
+
+
+def series(name: str, labels: dict[str, str]) -> str:
+    """``name{labels}`` with the name moved into the braces when it needs quoting."""
+    terms = [f'{k if _legacy(k) else chr(34) + escape(k) + chr(34)}="{escape(v)}"' for k, v in labels.items()]
+    if not _legacy(name):
+        return "{" + ",".join([f'"{escape(name)}"', *terms]) + "}"
+    return name + ("{" + ",".join(terms) + "}" if terms else "")
+
+
+@st.composite
+def text_expositions(draw: st.DrawFn) -> str:
+    lines = []
+    for _ in range(draw(st.integers(1, 4))):
+        name = draw(legacy_names | utf8_names)
+        typ = draw(st.sampled_from(["counter", "gauge", "summary", "histogram", "untyped", None]))
+        if draw(st.booleans()):
+            lines.append(f"# HELP {metric_name(name)} {escape(draw(label_values)).strip()}")
+        if typ:
+            lines.append(f"# TYPE {metric_name(name)} {typ}")
+        suffixes = {"counter": ["_total", ""], "summary": ["", "_sum", "_count"], "histogram": ["_bucket", "_sum"]}
+        for _ in range(draw(st.integers(0, 3))):
+            labels = draw(st.dictionaries(label_names, label_values, max_size=3))
+            sample_name = name + draw(st.sampled_from(suffixes.get(typ or "", [""])))
+            ts = draw(timestamps)
+            ts = "" if ts is None or "." in ts or ts.startswith("-") else " " + ts
+            lines.append(f"{series(sample_name, labels)} {draw(numbers)}{ts}")
+        if draw(st.booleans()):
+            lines.append(draw(st.sampled_from(["", "# a comment", "#", "   "])))
+    return "\n".join(lines) + "\n"
+
+
+@SETTINGS
+@given(text_expositions())
+def test_generated_expositions(text: str) -> None:
+    check(text)
+
+
+@SETTINGS
+@given(text_expositions(), st.data())
+def test_mutated_expositions(text: str, data: st.DataObject) -> None:
+    """Random edits make mostly-invalid or odd input: both parsers must agree on it all."""
+    pos = data.draw(st.integers(0, len(text)))
+    junk = data.draw(st.sampled_from(['"', "\\", "{", "}", ",", "=", " ", "\t", "#", "_", "\n", "x", "1", " # "]))
+    cut = data.draw(st.integers(0, 2))
+    check(text[:pos] + junk + text[pos + cut :])
+
+
+def test_generated_expositions_parse() -> None:
+    """Guard against the differential tests passing only because both sides raise."""
+    text = '# HELP "a.b" d\\\\n\n# TYPE "a.b" counter\n{"a.b",x="1"} 1 1000\n'
+    assert check(text) == [
+        ("a.b", "d\\n", "counter", "", [("a.b_total", {"x": "1"}, ("int", 1), ("float", 1.0), None, None)])
+    ]
+
+
+EDGE_CASES = [
+    # Labels: escapes, whitespace, commas, quoted and implicit names.
+    'a{b="c\\"d\\\\e\\nf\\tg"} 1\n',
+    'a{ b = "c" , d="e", } 1\n',
+    'a{b="c",,d="e"} 1\n',
+    'a{,b="c"} 1\n',
+    'a{b="c",b="d"} 1\n',
+    "a{b=} 1\n",
+    'a{b="c"d} 1\n',
+    'a{b="c} 1\n',
+    "a{b=c} 1\n",
+    'a{__b="c"} 1\n',
+    'a{__name__="x"} 1\n',
+    '{__name__="x"} 1\n',
+    '{"x"} 1\n',
+    '{"x","y"} 1\n',
+    "{x} 1\n",
+    '{"my.metric","lab.el"="v"} 1\n',
+    '{"my metric" , "la bel" = "v"} 1\n',
+    'a{"b"="c"} 1\n',
+    'a{b.c="d"} 1\n',
+    'a{b:c="d"} 1\n',
+    'a{b="}"} 1\n',
+    'a{b="\\"} 1\n',
+    "a{} 1\n",
+    "a{ 1\n",
+    "a} 1\n",
+    'a b{c="d"} 1\n',
+    '"a"{} 1\n',
+    # Values and timestamps.
+    "a 1 2 3\n",
+    "a\t1\t2\n",
+    "a  1   2\n",
+    "a 1_0\n",
+    "a 0x10\n",
+    "a 1e3\n",
+    "a +Inf\na2 -inf\na3 nan\na4 NaN\n",
+    "a 1.5 1.5\n",
+    "a\n",
+    "a \n",
+    "inf\n",
+    "nan\n",
+    'a 1 # {b="c"} 1\n',
+    "a 1\t2 3\n",
+    "a 1 -1000\n",
+    # Families.
+    "# TYPE a counter\na 1\na_total 2\n",
+    "# TYPE a_total counter\na_total 1\n",
+    "# TYPE a counter\n# HELP a x\na 1\n",
+    "# HELP a x\n# HELP a y\n# TYPE a gauge\na 1\n",
+    "# TYPE a gauge\n# TYPE a counter\na 1\n",
+    '# TYPE a summary\na{quantile="0.5"} 1\na_count 1\na_sum 2\na_created 1\n',
+    '# TYPE a histogram\na_bucket{le="+Inf"} 1\na_count 1\na_sum 1\na 5\n',
+    "# TYPE a info\na_info 1\n",
+    "# TYPE a foo\na 1\n",
+    "# TYPE a\n",
+    "# TYPE\n",
+    "# HELP\na 1\n",
+    "# HELP a\na 1\n",
+    "# HELP a b c d e\n",
+    '# HELP a \\\\n \\n \\t \\"\n',
+    "# TYPE a.b gauge\n",
+    '# TYPE "a.b" gauge\n"a.b" 1\n',
+    '# TYPE "a.b gauge\n',
+    "#TYPE a gauge\na 1\n",
+    "# TYPE  a  gauge\na 1\n",
+    "# some comment\n# TYPE a gauge\n\n\na 1\n# another one\n",
+    "\r\n# TYPE a gauge\r\na 1\r\n",
+    "",
+]
+
+
+@pytest.mark.parametrize("text", EDGE_CASES)
+def test_edge_cases(text: str) -> None:
+    check(text)
+
+
+@pytest.mark.parametrize(
+    "labels",
+    ['a="b"', ' a="b" ', 'a="b",', 'a="b",,', ',a="b"', 'a="b"c="d"', 'a="b\\"', '"a.b"="c"', '"x"', "", 'a="}"', "}"],
+)
+@pytest.mark.parametrize("openmetrics", [False, True])
+def test_parse_labels(labels: str, openmetrics: bool) -> None:
+    if labels == "}" and not openmetrics:
+        with pytest.raises(ValueError):  # prometheus_client loops forever on this one.
+            parser.parse_labels(labels, openmetrics)
+        return
+    try:
+        expected: Any = oracle.parse_labels(labels, openmetrics)
+    except ValueError:
+        expected = ValueError
+    try:
+        actual: Any = parser.parse_labels(labels, openmetrics)
+    except ValueError:
+        actual = ValueError
+    assert actual == expected
+
+
+def test_errors_name_the_line() -> None:
+    with pytest.raises(ValueError, match=r"line 2: 'a\{b=c\} 1'"):
+        list(parser.text_string_to_metric_families("a 1\na{b=c} 1\n"))
+
+
+def test_fd_and_drop_in_import() -> None:
+    import io
+
+    text = "# TYPE a gauge\na 1\n"
+    assert [m.name for m in parser.text_fd_to_metric_families(io.StringIO(text))] == ["a"]
+    assert isinstance(next(parser.text_string_to_metric_families(text)), fastprom.metrics_core.Metric)
+
+
+def test_not_slower_than_prometheus_client() -> None:
+    text = "# HELP req Requests.\n# TYPE req counter\n" + "".join(
+        f'req_total{{method="GET",path="/p{i}",code="200"}} {i}.5 1700000000000\n' for i in range(10_000)
+    )
+
+    def best(parse: Callable[[str], Any]) -> float:
+        times = []
+        for _ in range(2):
+            start = time.perf_counter()
+            list(parse(text))
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    assert best(parser.text_string_to_metric_families) < best(oracle.text_string_to_metric_families)
