@@ -41,8 +41,14 @@ def start_http_server(
     family, host = _best_family(addr, port)
     if certfile and keyfile:
         context = _tls_context(
-            certfile, keyfile, protocol, client_cafile, client_capath,
-            client_auth_required, tls_min_version, tls_max_version,
+            certfile,
+            keyfile,
+            protocol,
+            client_cafile,
+            client_capath,
+            client_auth_required,
+            tls_min_version,
+            tls_max_version,
         )
         return _start_tls_server(family, host, port, registry, context)
     server, thread = _core.start_http_server(port, host, registry, _renderer(registry))
@@ -65,9 +71,7 @@ def _renderer(registry: Collector) -> Callable[[bool, str, int, list | None], by
 
 def _best_family(addr: str, port: int) -> Tuple[int, str]:
     """The family and numeric host ``addr`` resolves to first, as Python's servers choose it."""
-    family, _, _, _, sockaddr = socket.getaddrinfo(
-        addr, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-    )[0]
+    family, _, _, _, sockaddr = socket.getaddrinfo(addr, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
     return family, str(sockaddr[0])
 
 

@@ -157,8 +157,10 @@ def main() -> None:
         fp_b = memory_per_child("fastprom", cls, count)
         rows.append((f"memory per labelled {cls.lower()} child", pc_b, fp_b, "B"))
 
-    print(f"python {sys.version.split()[0]}, prometheus_client {pc_version()}, fastprom {fp.__version__}, "
-          f"{os.cpu_count()} cpus, median of {repeats} batches")
+    print(
+        f"python {sys.version.split()[0]}, prometheus_client {pc_version()}, fastprom {fp.__version__}, "
+        f"{os.cpu_count()} cpus, median of {repeats} batches"
+    )
     print(f"| {'case':<42} | {'prometheus_client':>17} | {'fastprom':>10} | {'speed-up':>8} |")
     print(f"|{'-' * 44}|{'-' * 19}|{'-' * 12}|{'-' * 10}|")
     for case, a, b, unit in rows:

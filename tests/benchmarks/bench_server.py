@@ -17,8 +17,9 @@ import sys
 import textwrap
 import time
 
-import fastprom
 import prometheus_client
+
+import fastprom
 from fastprom._server import start_http_server
 
 CLIENT = textwrap.dedent(
@@ -47,9 +48,7 @@ def hold_gil(seconds):
 
 def measure(rows, hold):
     clients = [
-        subprocess.Popen(
-            [sys.executable, "-c", CLIENT, str(port), "0.3", method, target], stdout=subprocess.PIPE
-        )
+        subprocess.Popen([sys.executable, "-c", CLIENT, str(port), "0.3", method, target], stdout=subprocess.PIPE)
         for _, port, method, target in rows
     ]
     time.sleep(0.1)
@@ -84,8 +83,10 @@ def main():
     for server in (ours, default, theirs):
         server.shutdown()
 
-    print(f"{args.runs} runs, GIL held {args.hold:.1f} s from t=0, request sent at t=0.3 s, "
-          f"{args.series} series; medians in ms")
+    print(
+        f"{args.runs} runs, GIL held {args.hold:.1f} s from t=0, request sent at t=0.3 s, "
+        f"{args.series} series; medians in ms"
+    )
     print(f"{'server / request':34} {'GIL free':>10} {'GIL held':>10}   per-run (held)")
     for i, (name, *_rest) in enumerate(rows):
         free = statistics.median(run[i] for run in idle)

