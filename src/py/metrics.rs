@@ -88,6 +88,67 @@ fn labelnames_from(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<String>> {
     Ok(out)
 }
 
+/// The child objects of a labelled metric for its hottest label sets, keyed by the
+/// `labels(...)` argument tuple, so that repeated `labels()` calls return the same object
+/// (as prometheus_client does) without a lookup in Rust or an allocation. Only tuples of
+/// exact `str` are cached (`1` and `1.0` are equal keys but different labels), and at most
+/// `CHILD_CACHE_SIZE` of them, so memory per series stays that of the Rust child.
+pub struct ChildCache(PyOnceLock<Py<PyDict>>);
+
+impl Default for ChildCache {
+    fn default() -> Self {
+        ChildCache(PyOnceLock::new())
+    }
+}
+
+const CHILD_CACHE_SIZE: usize = 256;
+
+impl ChildCache {
+    fn cacheable(args: &Bound<'_, PyTuple>, kwargs: Option<&Bound<'_, PyDict>>) -> bool {
+        kwargs.is_none_or(|k| k.is_empty())
+            && !args.is_empty()
+            && args
+                .iter_borrowed()
+                .all(|a| a.is_exact_instance_of::<PyString>())
+    }
+
+    #[inline]
+    fn get<'py>(
+        &self,
+        py: Python<'py>,
+        args: &Bound<'py, PyTuple>,
+        kwargs: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        match self.0.get(py) {
+            Some(d) if Self::cacheable(args, kwargs) => d.bind(py).get_item(args),
+            _ => Ok(None),
+        }
+    }
+
+    fn put(
+        &self,
+        py: Python<'_>,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+        child: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        if !Self::cacheable(args, kwargs) {
+            return Ok(());
+        }
+        let d = self.0.get_or_init(py, || PyDict::new(py).unbind()).bind(py);
+        if d.len() < CHILD_CACHE_SIZE {
+            d.set_item(args, child)?;
+        }
+        Ok(())
+    }
+
+    fn clear(&self, py: Python<'_>) {
+        if let Some(d) = self.0.get(py) {
+            d.bind(py).clear();
+        }
+    }
+}
+
 /// The arguments every metric constructor shares.
 pub struct Common<'py> {
     pub name: String,
@@ -353,24 +414,35 @@ macro_rules! metric_class {
 
             /// The child for the given label values (positional or by name).
             #[pyo3(signature = (*labelvalues, **labelkwargs))]
-            fn labels(&self, py: Python<'_>, labelvalues: &Bound<'_, PyTuple>, labelkwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
-                Ok($cls { h: self.h.labels(py, labelvalues, labelkwargs)?, x: self.x })
+            fn labels(&self, py: Python<'_>, labelvalues: &Bound<'_, PyTuple>, labelkwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Py<Self>> {
+                if let Some(hit) = self.cache.get(py, labelvalues, labelkwargs)? {
+                    return Ok(hit.cast_into::<Self>()?.unbind());
+                }
+                let h = self.h.labels(py, labelvalues, labelkwargs)?;
+                let child = Bound::new(py, $cls { h, x: self.x, cache: ChildCache::default() })?;
+                self.cache.put(py, labelvalues, labelkwargs, child.as_any())?;
+                Ok(child.unbind())
             }
 
             /// Removes the child with the given label values.
             #[pyo3(signature = (*labelvalues))]
-            fn remove(&self, labelvalues: &Bound<'_, PyTuple>) -> PyResult<()> {
-                self.h.remove(labelvalues)
+            fn remove(&self, py: Python<'_>, labelvalues: &Bound<'_, PyTuple>) -> PyResult<()> {
+                self.h.remove(labelvalues)?;
+                self.cache.clear(py);
+                Ok(())
             }
 
             /// Removes every child whose labels include all of `labels`.
-            fn remove_by_labels(&self, labels: &Bound<'_, PyAny>) -> PyResult<()> {
-                self.h.remove_by_labels(labels)
+            fn remove_by_labels(&self, py: Python<'_>, labels: &Bound<'_, PyAny>) -> PyResult<()> {
+                self.h.remove_by_labels(labels)?;
+                self.cache.clear(py);
+                Ok(())
             }
 
             /// Removes all children.
-            fn clear(&self) {
-                self.h.clear()
+            fn clear(&self, py: Python<'_>) {
+                self.h.clear();
+                self.cache.clear(py);
             }
 
             fn describe<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
@@ -429,6 +501,7 @@ macro_rules! metric_class {
 pub struct Counter {
     x: (),
     h: Handle<CounterValue>,
+    cache: ChildCache,
 }
 
 metric_class!(Counter, CounterValue, {
@@ -460,6 +533,7 @@ metric_class!(Counter, CounterValue, {
             py,
             Counter {
                 x: (),
+                cache: ChildCache::default(),
                 h: Handle::build(py, c, "counter", &[], ())?,
             },
         )?;
@@ -552,6 +626,7 @@ const MULTIPROCESS_MODES: [&str; 10] = [
 pub struct Gauge {
     h: Handle<GaugeValue>,
     x: GaugeMode,
+    cache: ChildCache,
 }
 
 /// The multiprocess mode a Gauge was created with (accepted for compatibility).
@@ -601,6 +676,7 @@ metric_class!(Gauge, GaugeValue, {
                     name: mode,
                     most_recent: mode.ends_with("mostrecent"),
                 },
+                cache: ChildCache::default(),
             },
         )?;
         if register_it {
@@ -690,6 +766,7 @@ impl Gauge {
 pub struct Summary {
     x: (),
     h: Handle<SummaryValue>,
+    cache: ChildCache,
 }
 
 metric_class!(Summary, SummaryValue, {
@@ -721,6 +798,7 @@ metric_class!(Summary, SummaryValue, {
             py,
             Summary {
                 x: (),
+                cache: ChildCache::default(),
                 h: Handle::build(py, c, "summary", &["quantile"], ())?,
             },
         )?;
@@ -768,6 +846,7 @@ const DEFAULT_BUCKETS: [f64; 15] = [
 pub struct Histogram {
     x: (),
     h: Handle<HistogramValue>,
+    cache: ChildCache,
 }
 
 metric_class!(Histogram, HistogramValue, {
@@ -808,6 +887,7 @@ metric_class!(Histogram, HistogramValue, {
             py,
             Histogram {
                 x: (),
+                cache: ChildCache::default(),
                 h: Handle::build(py, c, "histogram", &["le"], buckets)?,
             },
         )?;
@@ -863,6 +943,7 @@ metric_class!(Histogram, HistogramValue, {
 pub struct Info {
     x: (),
     h: Handle<InfoValue>,
+    cache: ChildCache,
 }
 
 metric_class!(Info, InfoValue, {
@@ -894,6 +975,7 @@ metric_class!(Info, InfoValue, {
             py,
             Info {
                 x: (),
+                cache: ChildCache::default(),
                 h: Handle::build(py, c, "info", &[], ())?,
             },
         )?;
@@ -935,6 +1017,7 @@ metric_class!(Info, InfoValue, {
 pub struct Enum {
     x: (),
     h: Handle<StateSetValue>,
+    cache: ChildCache,
 }
 
 metric_class!(Enum, StateSetValue, {
@@ -984,6 +1067,7 @@ metric_class!(Enum, StateSetValue, {
             py,
             Enum {
                 x: (),
+                cache: ChildCache::default(),
                 h: Handle::build(py, c, "stateset", &[], states.into_boxed_slice())?,
             },
         )?;
