@@ -128,8 +128,13 @@ fn shortest_digits(v: f64, buf: &mut [u8; 40]) -> (bool, &str, i32) {
         && buf[start + digits_len - 1] & 1 == 1
         && is_half_way(v, &buf[start..start + digits_len])
     {
-        // Rust rounds this tie up; Python's repr rounds it to the even digit.
+        // Rust rounds this tie up; Python's repr rounds it to the even digit if that one
+        // reads back as `v` too (below a power of two the lower gap is narrower).
         buf[start + digits_len - 1] -= 1;
+        let d = std::str::from_utf8(&buf[start..start + digits_len]).expect("ascii");
+        if format!("{}.{}e{}", &d[..1], &d[1..], exp).parse::<f64>() != Ok(v.abs()) {
+            buf[start + digits_len - 1] += 1;
+        }
     }
     let digits = std::str::from_utf8(&buf[start..start + digits_len]).expect("ascii");
     (neg, digits, exp)
@@ -416,6 +421,7 @@ mod tests {
             (100.5, "100.5"),
             (-5.0, "-5.0"),
             (512.8047485351562, "512.8047485351562"),
+            (5.960464477539063e-08, "5.960464477539063e-08"),
         ];
         for (v, want) in cases {
             assert_eq!(go_float(*v), *want, "{v:?}");
