@@ -47,7 +47,7 @@ def everything(lib: Lib):
 
 def test_every_metric_type() -> None:
     text, om = assert_same_output(everything)
-    assert b"requests_created{method=\"get\"} 123.456\n" in text
+    assert b'requests_created{method="get"} 123.456\n' in text
     assert om.endswith(b"# EOF\n")
 
 
@@ -255,7 +255,10 @@ def families(registry) -> list:
             m.documentation,
             m.type,
             m.unit,
-            [(s.name, s.labels, "nan" if s.value != s.value else s.value, _ts(s.timestamp), _ex(s.exemplar)) for s in m.samples],
+            [
+                (s.name, s.labels, "nan" if s.value != s.value else s.value, _ts(s.timestamp), _ex(s.exemplar))
+                for s in m.samples
+            ],
         )
         for m in registry.collect()
     ]
@@ -322,7 +325,9 @@ def custom_families(lib: Lib):
             )
             yield h
             yield core.HistogramMetricFamily("hf2", "histogram", buckets=[("1", 1), ("+Inf", 2)], sum_value=None)
-            yield core.GaugeHistogramMetricFamily("gh", "Gauge histogram", buckets=[("1.0", 4), ("+Inf", 5)], gsum_value=7)
+            yield core.GaugeHistogramMetricFamily(
+                "gh", "Gauge histogram", buckets=[("1.0", 4), ("+Inf", 5)], gsum_value=7
+            )
             yield core.InfoMetricFamily("build", "info", value={"v": "1"})
             i = core.InfoMetricFamily("binfo", "info", labels=["l"])
             i.add_metric(["x"], {"v": "2"}, timestamp=3)
@@ -459,7 +464,8 @@ def test_gauge_floats(values: list[float]) -> None:
 
 
 @SETTINGS
-@given(v=floats)
+@given(v=st.one_of(floats, st.floats(width=32), st.floats(width=16)))
+@example(v=512.8047485351562)  # an exact tie between two 16-digit strings: repr rounds to even
 def test_float_to_go_string(v: float) -> None:
     assert FP.module("utils").floatToGoString(v) == PC.module("utils").floatToGoString(v)
 

@@ -82,7 +82,11 @@ CASES: list[tuple[str, Setup, Action]] = [
     ("name-legacy-unicode", _none, lambda lib, reg: (_legacy(lib), lib.Gauge("ä", "h", registry=reg))),
     ("name-legacy-ok", _none, lambda lib, reg: (_legacy(lib), lib.Gauge("a:b_c", "h", registry=reg))),
     ("namespace-dots", _none, lambda lib, reg: lib.Gauge("a", "h", namespace="n.s", registry=reg)),
-    ("namespace-legacy-dots", _none, lambda lib, reg: (_legacy(lib), lib.Gauge("a", "h", namespace="n.s", registry=reg))),
+    (
+        "namespace-legacy-dots",
+        _none,
+        lambda lib, reg: (_legacy(lib), lib.Gauge("a", "h", namespace="n.s", registry=reg)),
+    ),
     ("unit-on-info", _none, lambda lib, reg: lib.Info("i", "h", unit="s", registry=reg)),
     ("unit-on-enum", _none, lambda lib, reg: lib.Enum("e", "h", unit="s", states=["a"], registry=reg)),
     ("name-not-str", _none, lambda lib, reg: lib.Gauge(5, "h", registry=reg)),
@@ -140,8 +144,11 @@ CASES: list[tuple[str, Setup, Action]] = [
     ("gauge-inc-huge", _gauge, lambda lib, g: g.inc(10**400)),
     ("gauge-set-huge", _gauge, lambda lib, g: g.set(10**400)),
     ("gauge-inc-negative", _gauge, lambda lib, g: g.inc(-5)),
-    ("gauge-mostrecent-inc", lambda lib, reg: lib.Gauge("g", "h", multiprocess_mode="mostrecent", registry=reg),
-     lambda lib, g: g.inc()),
+    (
+        "gauge-mostrecent-inc",
+        lambda lib, reg: lib.Gauge("g", "h", multiprocess_mode="mostrecent", registry=reg),
+        lambda lib, g: g.inc(),
+    ),
     ("gauge-bad-mode", _none, lambda lib, reg: lib.Gauge("g", "h", multiprocess_mode="bogus", registry=reg)),
     ("summary-observe-str", _summary, lambda lib, s: s.observe("x")),
     ("summary-observe-str-num", _summary, lambda lib, s: s.observe("2")),
@@ -163,17 +170,36 @@ CASES: list[tuple[str, Setup, Action]] = [
     ("buckets-nan", _none, lambda lib, reg: lib.Histogram("h", "h", buckets=[1, math.nan], registry=reg)),
     ("buckets-inf-middle", _none, lambda lib, reg: lib.Histogram("h", "h", buckets=[1, math.inf, 5], registry=reg)),
     # -- registration ---------------------------------------------------------------------------
-    ("duplicate-same", _none, lambda lib, reg: (lib.Counter("c", "h", registry=reg), lib.Counter("c", "h", registry=reg))),
-    ("duplicate-total", _none,
-     lambda lib, reg: (lib.Counter("c", "h", registry=reg), lib.Gauge("c_total", "h", registry=reg))),
-    ("duplicate-created", _none,
-     lambda lib, reg: (lib.Counter("c", "h", registry=reg), lib.Gauge("c_created", "h", registry=reg))),
-    ("duplicate-bucket", _none,
-     lambda lib, reg: (lib.Histogram("h", "h", registry=reg), lib.Gauge("h_bucket", "h", registry=reg))),
-    ("duplicate-info", _none,
-     lambda lib, reg: (lib.Info("i", "h", registry=reg), lib.Gauge("i_info", "h", registry=reg))),
-    ("duplicate-target-info", _none,
-     lambda lib, reg: (reg.set_target_info({"a": "b"}), lib.Gauge("target_info", "h", registry=reg))),
+    (
+        "duplicate-same",
+        _none,
+        lambda lib, reg: (lib.Counter("c", "h", registry=reg), lib.Counter("c", "h", registry=reg)),
+    ),
+    (
+        "duplicate-total",
+        _none,
+        lambda lib, reg: (lib.Counter("c", "h", registry=reg), lib.Gauge("c_total", "h", registry=reg)),
+    ),
+    (
+        "duplicate-created",
+        _none,
+        lambda lib, reg: (lib.Counter("c", "h", registry=reg), lib.Gauge("c_created", "h", registry=reg)),
+    ),
+    (
+        "duplicate-bucket",
+        _none,
+        lambda lib, reg: (lib.Histogram("h", "h", registry=reg), lib.Gauge("h_bucket", "h", registry=reg)),
+    ),
+    (
+        "duplicate-info",
+        _none,
+        lambda lib, reg: (lib.Info("i", "h", registry=reg), lib.Gauge("i_info", "h", registry=reg)),
+    ),
+    (
+        "duplicate-target-info",
+        _none,
+        lambda lib, reg: (reg.set_target_info({"a": "b"}), lib.Gauge("target_info", "h", registry=reg)),
+    ),
     ("unregister-unknown", _none, lambda lib, reg: reg.unregister(lib.Counter("c", "h", registry=None))),
     ("register-twice", _none, lambda lib, reg: reg.register(lib.Counter("c", "h", registry=reg))),
     # -- info / enum ----------------------------------------------------------------------------
@@ -188,8 +214,11 @@ CASES: list[tuple[str, Setup, Action]] = [
     # -- families -------------------------------------------------------------------------------
     ("family-bad-type", _none, lambda lib, reg: lib.core.Metric("m", "h", "bogus")),
     ("family-value-and-labels", _none, lambda lib, reg: lib.core.GaugeMetricFamily("m", "h", value=1, labels=["a"])),
-    ("family-counter-value-and-labels", _none,
-     lambda lib, reg: lib.core.CounterMetricFamily("m", "h", value=1, labels=["a"])),
+    (
+        "family-counter-value-and-labels",
+        _none,
+        lambda lib, reg: lib.core.CounterMetricFamily("m", "h", value=1, labels=["a"]),
+    ),
     ("family-summary-partial", _none, lambda lib, reg: lib.core.SummaryMetricFamily("m", "h", count_value=1)),
     ("family-timestamp-bad-nsec", _none, lambda lib, reg: lib.core.Timestamp(1, 2e9)),
     ("family-untyped", _none, lambda lib, reg: lib.core.Metric("m", "h", "untyped").type),
@@ -236,7 +265,7 @@ DEVIATIONS = {
     "fastprom raises ValueError('info metric is missing label values') like the other metrics",
     "info-not-dict": "prometheus_client raises AttributeError ('list' has no .keys()); fastprom raises TypeError",
     "buckets-nan": "prometheus_client accepts [1, nan] (its sortedness check compares nan by identity) and "
-    "writes le=\"NaN\"; fastprom rejects NaN bounds",
+    'writes le="NaN"; fastprom rejects NaN bounds',
 }
 
 
