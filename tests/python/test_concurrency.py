@@ -10,10 +10,9 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import fastprom
 import prometheus_client.openmetrics.parser
 import prometheus_client.parser
-
-import fastprom
 
 THREADS = 8
 ITERATIONS = 20_000
