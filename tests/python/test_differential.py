@@ -565,3 +565,66 @@ def test_outputs_parse(openmetrics: bool) -> None:
         want = outputs(PC, scenario(PC))[openmetrics]
         got = outputs(FP, scenario(FP))[openmetrics]
         assert_parses_alike(want, got, openmetrics)
+
+
+utf8_name = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1, max_size=8).filter(
+    lambda s: not s.startswith("__")
+)
+
+
+@SETTINGS
+@given(metric=utf8_name, label=utf8_name, value=label_text, escaping=st.sampled_from(["underscores", "dots", "values"]))
+def test_utf8_names_under_escaping(metric: str, label: str, value: str, escaping: str) -> None:
+    def scenario(lib: Lib):
+        reg = lib.CollectorRegistry()
+        lib.Gauge(metric, "h", [label], registry=reg).labels(value).set(1)
+        return reg
+
+    try:
+        PC.Gauge(metric, "h", [label], registry=None)
+    except ValueError:
+        with pytest.raises(ValueError):
+            FP.Gauge(metric, "h", [label], registry=None)
+        return
+    assert_same_output(scenario, escaping=escaping, parse=False)
+
+
+OPS = st.lists(
+    st.tuples(
+        st.sampled_from(["inc", "set", "observe", "remove", "clear", "reset", "remove_by_labels"]),
+        st.sampled_from(["a", "b", "c"]),
+        st.floats(min_value=0, max_value=1e6, allow_nan=False),
+    ),
+    max_size=25,
+)
+
+
+@SETTINGS
+@given(ops=OPS)
+def test_operation_sequences(ops: list[tuple[str, str, float]]) -> None:
+    def scenario(lib: Lib):
+        reg = lib.CollectorRegistry()
+        c = lib.Counter("c", "c", ["k", "j"], registry=reg)
+        g = lib.Gauge("g", "g", ["k"], registry=reg)
+        h = lib.Histogram("h", "h", ["k"], buckets=[1, 100, 1e4], registry=reg)
+        s = lib.Summary("s", "s", ["k"], registry=reg)
+        for op, key, v in ops:
+            if op == "inc":
+                c.labels(key, "x").inc(v)
+            elif op == "set":
+                g.labels(key).set(v)
+            elif op == "observe":
+                h.labels(key).observe(v)
+                s.labels(key).observe(v)
+            elif op == "remove":
+                for m in (g, h, s):
+                    m.remove(key)  # also of children never created
+            elif op == "clear":
+                c.clear()
+            elif op == "reset":
+                c.labels(key, "x").reset()
+            else:
+                c.remove_by_labels({"k": key})
+        return reg
+
+    assert_same_output(scenario)
