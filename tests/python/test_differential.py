@@ -512,7 +512,7 @@ def test_histogram_buckets(buckets: list[float], observations: list[float], with
 
 
 exemplar_labels = st.dictionaries(
-    st.from_regex(r"[a-zA-Z_][a-zA-Z0-9_]{0,8}", fullmatch=True), label_text, min_size=1, max_size=3
+    st.from_regex(r"[a-zA-Z][a-zA-Z0-9_]{0,8}", fullmatch=True), label_text, min_size=1, max_size=3
 ).filter(lambda d: sum(len(k) + len(v) for k, v in d.items()) <= 128)
 
 
