@@ -124,8 +124,61 @@ fn shortest_digits(v: f64, buf: &mut [u8; 40]) -> (bool, &str, i32) {
     } else {
         (1, digits_start)
     };
+    if digits_len >= 16
+        && buf[start + digits_len - 1] & 1 == 1
+        && is_half_way(v, &buf[start..start + digits_len])
+    {
+        // Rust rounds this tie up; Python's repr rounds it to the even digit if that one
+        // reads back as `v` too (below a power of two the lower gap is narrower).
+        buf[start + digits_len - 1] -= 1;
+        let d = std::str::from_utf8(&buf[start..start + digits_len]).expect("ascii");
+        if format!("{}.{}e{}", &d[..1], &d[1..], exp).parse::<f64>() != Ok(v.abs()) {
+            buf[start + digits_len - 1] += 1;
+        }
+    }
     let digits = std::str::from_utf8(&buf[start..start + digits_len]).expect("ascii");
     (neg, digits, exp)
+}
+
+/// Whether `|v|` is exactly half way between `digits` and `digits` minus one unit in the
+/// last place, i.e. its exact decimal expansion is those digits less one, then a `5`.
+/// Only possible for short exact expansions (at most 18 significant digits), which are
+/// checked in integers: `|v| = m * 2^q` with `m` odd is `m * 5^-q` times `10^q`.
+fn is_half_way(v: f64, digits: &[u8]) -> bool {
+    let bits = v.to_bits();
+    let biased = ((bits >> 52) & 0x7ff) as i32;
+    let fraction = bits & ((1 << 52) - 1);
+    let (mut m, mut q) = if biased == 0 {
+        (fraction, -1074)
+    } else {
+        (fraction | (1 << 52), biased - 1075)
+    };
+    if m == 0 {
+        return false;
+    }
+    let zeros = m.trailing_zeros();
+    m >>= zeros;
+    q += zeros as i32;
+    if q >= 0 {
+        // An integer: a tie would end in 5, an odd integer above 2^53.
+        return false;
+    }
+    let Some(exact) = 5u128
+        .checked_pow(q.unsigned_abs())
+        .and_then(|p| p.checked_mul(m as u128))
+    else {
+        return false;
+    };
+    if exact >= 1_000_000_000_000_000_000 {
+        return false;
+    }
+    let (last, head) = digits.split_last().expect("digits");
+    let mut want = 0u128;
+    for d in head {
+        want = want * 10 + u128::from(d - b'0');
+    }
+    want = (want * 10 + u128::from(last - b'0' - 1)) * 10 + 5;
+    exact == want
 }
 
 /// `floatToGoString` as an owned string.
@@ -367,6 +420,8 @@ mod tests {
             (1.5e300, "1.5e+300"),
             (100.5, "100.5"),
             (-5.0, "-5.0"),
+            (512.8047485351562, "512.8047485351562"),
+            (5.960464477539063e-08, "5.960464477539063e-08"),
         ];
         for (v, want) in cases {
             assert_eq!(go_float(*v), *want, "{v:?}");

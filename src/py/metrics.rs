@@ -20,7 +20,7 @@ use crate::py::convert::family_to_py;
 use crate::py::errors::foreign;
 use crate::py::timers::{ExceptionCounter, InprogressTracker, Observe, Timer};
 use crate::py::util::{
-    label_value, now, number, python_attr, str_pairs, to_float, tuple_values, Values,
+    label_value, now, number, python_attr, str_pairs, to_float, tuple_values, Amount, Values,
 };
 
 /// The `registry=` argument: left out (the default registry) or given (None = don't register).
@@ -544,15 +544,18 @@ metric_class!(Counter, CounterValue, {
     }
 
     /// Adds `amount` (default 1, must not be negative); `exemplar` labels the increment.
-    #[pyo3(signature = (amount = None, exemplar = None))]
+    #[pyo3(
+        signature = (amount = Amount(None), exemplar = None),
+        text_signature = "(self, /, amount=1, exemplar=None)"
+    )]
     fn inc(
         &self,
         py: Python<'_>,
-        amount: Option<&Bound<'_, PyAny>>,
+        amount: Amount<'_, '_>,
         exemplar: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         let child = self.h.observable()?;
-        let amount = number(amount, 1.0)?;
+        let amount = number(amount.0.as_deref(), 1.0)?;
         if amount < 0.0 {
             return Err(PyValueError::new_err(
                 "Counters can only be incremented by non-negative amounts.",
@@ -686,20 +689,20 @@ metric_class!(Gauge, GaugeValue, {
     }
 
     /// Adds `amount` (default 1).
-    #[pyo3(signature = (amount = None))]
-    fn inc(&self, amount: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+    #[pyo3(signature = (amount = Amount(None)), text_signature = "(self, /, amount=1)")]
+    fn inc(&self, amount: Amount<'_, '_>) -> PyResult<()> {
         self.not_most_recent("inc")?;
         let child = self.h.observable()?;
-        child.value.inc(number(amount, 1.0)?);
+        child.value.inc(number(amount.0.as_deref(), 1.0)?);
         Ok(())
     }
 
     /// Subtracts `amount` (default 1).
-    #[pyo3(signature = (amount = None))]
-    fn dec(&self, amount: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+    #[pyo3(signature = (amount = Amount(None)), text_signature = "(self, /, amount=1)")]
+    fn dec(&self, amount: Amount<'_, '_>) -> PyResult<()> {
         self.not_most_recent("dec")?;
         let child = self.h.observable()?;
-        child.value.inc(-number(amount, 1.0)?);
+        child.value.inc(-number(amount.0.as_deref(), 1.0)?);
         Ok(())
     }
 

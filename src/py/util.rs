@@ -59,6 +59,20 @@ pub fn number(v: Option<&Bound<'_, PyAny>>, default: f64) -> PyResult<f64> {
     )))
 }
 
+/// An `amount` argument, read later with [`number`]: left out, it is `Amount(None)` and
+/// takes the default; an explicit `None` is a TypeError as in prometheus_client's
+/// arithmetic (`inc(None)` must not count as `inc()`).
+pub struct Amount<'a, 'py>(pub Option<Borrowed<'a, 'py, PyAny>>);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Amount<'a, 'py> {
+    type Error = PyErr;
+
+    #[inline]
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        Ok(Amount(Some(obj)))
+    }
+}
+
 /// `float(value)` (Gauge.set accepts strings, as prometheus_client does).
 pub fn to_float(v: &Bound<'_, PyAny>) -> PyResult<f64> {
     if let Ok(f) = v.cast_exact::<PyFloat>() {

@@ -1,1 +1,459 @@
-//! Integration tests for src/core.
+//! Integration tests for src/core through its public API: storage, the registry, the
+//! text and OpenMetrics encoders and float formatting. Expected bytes are what
+//! prometheus_client 0.26 prints for the same metrics (with `time.time` fixed at 123.456).
+//!
+//! Run with `cargo test --no-default-features`.
+
+use std::sync::{Arc, Mutex};
+use std::thread;
+
+use fastprom::core::format::{Escaping, Format};
+use fastprom::core::metric::{
+    self, Buckets, CounterValue, Desc, Family, GaugeValue, HistogramValue, InfoValue,
+    StateSetValue, SummaryValue,
+};
+use fastprom::core::model::{FamilySource, OwnedFamily, OwnedSample, Timestamp};
+use fastprom::core::registry::{encode_families, Registry};
+use fastprom::core::{fmt, validate};
+
+const NOW: f64 = 123.456;
+
+/// Tests that flip the process-wide legacy-validation flag hold this.
+static FLAGS: Mutex<()> = Mutex::new(());
+
+const TEXT: Format = Format::Text {
+    escaping: Escaping::Underscores,
+};
+const OM: Format = Format::OpenMetrics {
+    escaping: Escaping::Underscores,
+    major: 1,
+};
+
+fn desc(name: &str, help: &str, unit: &str, labels: &[&str]) -> Desc {
+    Desc::new(
+        name.into(),
+        help.into(),
+        unit.into(),
+        labels.iter().map(|s| s.to_string()).collect(),
+    )
+}
+
+fn now() -> fastprom::core::error::Result<f64> {
+    Ok(NOW)
+}
+
+fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
+    p.iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn render(reg: &Registry, format: &Format) -> String {
+    String::from_utf8(reg.render(format, None).unwrap()).unwrap()
+}
+
+/// The registry of the Python differential tests' reference scenario.
+fn reference_registry() -> Registry {
+    let reg = Registry::new();
+    let c = Family::<CounterValue>::new(
+        desc("requests", "Total requests.", "", &["method"]),
+        (),
+        NOW,
+    );
+    c.child(&["get"], now).unwrap().value.inc(1.0);
+    let post = c.child(&["post"], now).unwrap();
+    post.value.inc(2.5);
+    post.value
+        .set_exemplar(metric::exemplar(pairs(&[("trace_id", "abc")]), 2.5, NOW));
+    let names = ["requests", "requests_total", "requests_created"];
+    reg.add(1, Arc::new(c), names.map(String::from).to_vec(), false);
+
+    let g = Family::<GaugeValue>::new(
+        desc("temp_celsius", "Temp \"x\" \\ \n", "celsius", &["loc"]),
+        (),
+        NOW,
+    );
+    g.child(&["a\\b\"c\nd"], now).unwrap().value.set(1e-5);
+    g.child(&["big"], now).unwrap().value.set(1e21);
+    reg.add(2, Arc::new(g), vec!["temp_celsius".into()], false);
+
+    let h = Family::<HistogramValue>::new(
+        desc("size_bytes", "Size", "", &["m"]),
+        Buckets::new(vec![1.0, 10.0, 1e6]).unwrap(),
+        NOW,
+    );
+    let x = h.child(&["x"], now).unwrap();
+    let idx = h.config.index(5.0);
+    x.value.observe(idx, 5.0);
+    x.value.set_exemplar(
+        idx.unwrap(),
+        metric::exemplar(pairs(&[("t", "1")]), 5.0, NOW),
+    );
+    x.value.observe(h.config.index(2e6), 2e6);
+    reg.add(3, Arc::new(h), vec!["size_bytes_bucket".into()], false);
+
+    let s = Family::<SummaryValue>::new(desc("lat", "Latency", "", &[]), (), NOW);
+    s.solo().unwrap().value.observe(0.7);
+    let names = ["lat", "lat_sum", "lat_count", "lat_created"];
+    reg.add(4, Arc::new(s), names.map(String::from).to_vec(), false);
+
+    let i = Family::<InfoValue>::new(desc("build", "Build info", "", &[]), (), NOW);
+    i.solo()
+        .unwrap()
+        .value
+        .set(pairs(&[("commit", "abc"), ("version", "1.2.3")]));
+    reg.add(5, Arc::new(i), vec!["build_info".into()], false);
+
+    let e = Family::<StateSetValue>::new(
+        desc("state", "Task state", "", &[]),
+        vec!["starting".to_string(), "running".to_string()].into_boxed_slice(),
+        NOW,
+    );
+    e.solo().unwrap().value.set(1);
+    reg.add(6, Arc::new(e), vec!["state".into()], false);
+    reg
+}
+
+const REFERENCE_TEXT: &str = r#"# HELP requests_total Total requests.
+# TYPE requests_total counter
+requests_total{method="get"} 1.0
+requests_total{method="post"} 2.5
+# HELP requests_created Total requests.
+# TYPE requests_created gauge
+requests_created{method="get"} 123.456
+requests_created{method="post"} 123.456
+# HELP temp_celsius Temp "x" \\ \n
+# TYPE temp_celsius gauge
+temp_celsius{loc="a\\b\"c\nd"} 1e-05
+temp_celsius{loc="big"} 1e+21
+# HELP size_bytes Size
+# TYPE size_bytes histogram
+size_bytes_bucket{le="1.0",m="x"} 0.0
+size_bytes_bucket{le="10.0",m="x"} 1.0
+size_bytes_bucket{le="1e+06",m="x"} 1.0
+size_bytes_bucket{le="+Inf",m="x"} 2.0
+size_bytes_count{m="x"} 2.0
+size_bytes_sum{m="x"} 2.000005e+06
+# HELP size_bytes_created Size
+# TYPE size_bytes_created gauge
+size_bytes_created{m="x"} 123.456
+# HELP lat Latency
+# TYPE lat summary
+lat_count 1.0
+lat_sum 0.7
+# HELP lat_created Latency
+# TYPE lat_created gauge
+lat_created 123.456
+# HELP build_info Build info
+# TYPE build_info gauge
+build_info{commit="abc",version="1.2.3"} 1.0
+# HELP state Task state
+# TYPE state gauge
+state{state="starting"} 0.0
+state{state="running"} 1.0
+"#;
+
+const REFERENCE_OM: &str = r#"# HELP requests Total requests.
+# TYPE requests counter
+requests_total{method="get"} 1.0
+requests_created{method="get"} 123.456
+requests_total{method="post"} 2.5 # {trace_id="abc"} 2.5 123.456
+requests_created{method="post"} 123.456
+# HELP temp_celsius Temp \"x\" \\ \n
+# TYPE temp_celsius gauge
+# UNIT temp_celsius celsius
+temp_celsius{loc="a\\b\"c\nd"} 1e-05
+temp_celsius{loc="big"} 1e+21
+# HELP size_bytes Size
+# TYPE size_bytes histogram
+size_bytes_bucket{le="1.0",m="x"} 0.0
+size_bytes_bucket{le="10.0",m="x"} 1.0 # {t="1"} 5.0 123.456
+size_bytes_bucket{le="1e+06",m="x"} 1.0
+size_bytes_bucket{le="+Inf",m="x"} 2.0
+size_bytes_count{m="x"} 2.0
+size_bytes_sum{m="x"} 2.000005e+06
+size_bytes_created{m="x"} 123.456
+# HELP lat Latency
+# TYPE lat summary
+lat_count 1.0
+lat_sum 0.7
+lat_created 123.456
+# HELP build Build info
+# TYPE build info
+build_info{commit="abc",version="1.2.3"} 1.0
+# HELP state Task state
+# TYPE state stateset
+state{state="starting"} 0.0
+state{state="running"} 1.0
+# EOF
+"#;
+
+#[test]
+fn text_encoder_matches_prometheus_client() {
+    assert_eq!(render(&reference_registry(), &TEXT), REFERENCE_TEXT);
+}
+
+#[test]
+fn openmetrics_encoder_matches_prometheus_client() {
+    assert_eq!(render(&reference_registry(), &OM), REFERENCE_OM);
+}
+
+#[test]
+fn registry_remove_and_target_info() {
+    let reg = reference_registry();
+    for id in 2..=6 {
+        assert!(reg.remove(id));
+    }
+    assert!(!reg.remove(6));
+    reg.set_target_info(Some(pairs(&[("service", "api")])));
+    let text = render(&reg, &TEXT);
+    assert!(text.starts_with(
+        "# HELP target_info Target metadata\n# TYPE target_info gauge\ntarget_info{service=\"api\"} 1.0\n# HELP requests_total"
+    ));
+    let om = render(&reg, &OM);
+    assert!(om.starts_with(
+        "# HELP target Target metadata\n# TYPE target info\ntarget_info{service=\"api\"} 1.0\n"
+    ));
+    reg.set_target_info(None);
+    assert!(render(&reg, &TEXT).starts_with("# HELP requests_total"));
+}
+
+#[test]
+fn restricted_render_keeps_only_named_samples() {
+    let reg = reference_registry();
+    let names = ["requests_created".to_string(), "lat_sum".to_string()];
+    let text = String::from_utf8(reg.render(&TEXT, Some(&names)).unwrap()).unwrap();
+    // As prometheus_client: the counter family keeps its (now empty) header in text format.
+    assert_eq!(
+        text,
+        "# HELP requests_total Total requests.\n# TYPE requests_total counter\n\
+         # HELP requests_created Total requests.\n# TYPE requests_created gauge\n\
+         requests_created{method=\"get\"} 123.456\nrequests_created{method=\"post\"} 123.456\n\
+         # HELP lat Latency\n# TYPE lat summary\nlat_sum 0.7\n"
+    );
+    let none = reg.render(&OM, Some(&["nope".to_string()])).unwrap();
+    assert_eq!(none, b"# EOF\n");
+}
+
+#[test]
+fn children_keep_creation_order_and_remove_clear() {
+    let c = Family::<CounterValue>::new(desc("c", "h", "", &["b", "a"]), (), NOW);
+    for v in ["z", "a", "m"] {
+        c.child(&[v, "1"], now).unwrap().value.inc(1.0);
+    }
+    assert_eq!(c.len(), 3);
+    let same = c
+        .child(&["a", "1"], || {
+            panic!("an existing child is not re-created")
+        })
+        .unwrap();
+    same.value.inc(1.0);
+    assert!(c.remove(&["z", "1"]));
+    assert!(!c.remove(&["z", "1"]));
+    c.child(&["z", "1"], now).unwrap();
+    let text =
+        String::from_utf8(encode_families(&TEXT, &[&c as &dyn FamilySource]).unwrap()).unwrap();
+    let totals: Vec<&str> = text.lines().filter(|l| l.starts_with("c_total")).collect();
+    assert_eq!(
+        totals,
+        [
+            r#"c_total{a="1",b="a"} 2.0"#,
+            r#"c_total{a="1",b="m"} 1.0"#,
+            r#"c_total{a="1",b="z"} 0.0"#
+        ]
+    );
+    c.remove_matching(&[(0, "m".to_string())]);
+    assert_eq!(c.len(), 2);
+    c.clear();
+    assert!(c.is_empty());
+}
+
+#[test]
+fn buckets_are_validated_like_prometheus_client() {
+    assert!(Buckets::new(vec![2.0, 1.0]).is_err());
+    assert!(Buckets::new(vec![f64::INFINITY]).is_err());
+    assert!(Buckets::new(vec![]).is_err());
+    let b = Buckets::new(vec![-1.0, 0.5]).unwrap();
+    assert_eq!(&*b.le, ["-1.0", "0.5", "+Inf"]);
+    assert_eq!(b.index(-5.0), Some(0));
+    assert_eq!(b.index(0.5), Some(1)); // bounds are inclusive
+    assert_eq!(b.index(1e300), Some(2));
+    assert_eq!(b.index(f64::NAN), None);
+    let one = Buckets::new(vec![1.0, f64::INFINITY]).unwrap();
+    assert_eq!(one.bounds.len(), 2);
+}
+
+#[test]
+fn negative_buckets_have_no_sum() {
+    let h = Family::<HistogramValue>::new(
+        desc("h", "h", "", &[]),
+        Buckets::new(vec![-1.0, 1.0]).unwrap(),
+        NOW,
+    );
+    h.solo().unwrap().value.observe(h.config.index(-3.0), -3.0);
+    let text =
+        String::from_utf8(encode_families(&TEXT, &[&h as &dyn FamilySource]).unwrap()).unwrap();
+    assert!(text.contains("h_count 1.0\n"));
+    assert!(!text.contains("h_sum"));
+}
+
+#[test]
+fn concurrent_updates_are_exact() {
+    let c = Arc::new(Family::<CounterValue>::new(
+        desc("c", "h", "", &["k"]),
+        (),
+        NOW,
+    ));
+    let h = Arc::new(Family::<HistogramValue>::new(
+        desc("h", "h", "", &[]),
+        Buckets::new(vec![1.0, 2.0]).unwrap(),
+        NOW,
+    ));
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let (c, h) = (c.clone(), h.clone());
+            thread::spawn(move || {
+                for i in 0..50_000u32 {
+                    c.child(&["shared"], now).unwrap().value.inc(1.0);
+                    let v = f64::from(i % 3);
+                    h.solo().unwrap().value.observe(h.config.index(v), v);
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(c.child(&["shared"], now).unwrap().value.get(), 200_000.0);
+    let hv = &h.solo().unwrap().value;
+    assert_eq!(hv.counts().iter().sum::<u64>(), 200_000);
+    let per_thread: u32 = (0..50_000u32).map(|i| i % 3).sum();
+    assert_eq!(hv.sum(), f64::from(4 * per_thread));
+    assert_eq!(hv.counts(), [4 * (16_667 + 16_667), 4 * 16_666, 0]); // per bucket: 0 and 1 <= 1
+}
+
+#[test]
+fn owned_families_with_timestamps() {
+    let mut s = OwnedSample::new("g", pairs(&[("k", "v")]), 3.0);
+    s.timestamp = Some(Timestamp::Float(1600000000.123));
+    let mut t = OwnedSample::new("g", pairs(&[("k", "w")]), 4.0);
+    t.timestamp = Some(Timestamp::Exact {
+        text: "1600000000.000000005".into(),
+        millis: 1600000000000,
+    });
+    let fam = OwnedFamily {
+        name: "g".into(),
+        help: "With timestamp".into(),
+        type_name: "gauge".into(),
+        unit: String::new(),
+        samples: vec![s, t],
+    };
+    let text =
+        String::from_utf8(encode_families(&TEXT, &[&fam as &dyn FamilySource]).unwrap()).unwrap();
+    assert_eq!(
+        text,
+        "# HELP g With timestamp\n# TYPE g gauge\ng{k=\"v\"} 3.0 1600000000123\ng{k=\"w\"} 4.0 1600000000000\n"
+    );
+    let om =
+        String::from_utf8(encode_families(&OM, &[&fam as &dyn FamilySource]).unwrap()).unwrap();
+    assert!(om.contains("g{k=\"v\"} 3.0 1600000000.123\ng{k=\"w\"} 4.0 1600000000.000000005\n"));
+}
+
+#[test]
+fn escaping_schemes_on_utf8_names() {
+    let g = Family::<GaugeValue>::new(desc("my.gauge", "h", "", &["lab.el"]), (), NOW);
+    g.child(&["v"], now).unwrap().value.set(1.0);
+    let fams = [&g as &dyn FamilySource];
+    let line = |escaping| {
+        let out = encode_families(&Format::Text { escaping }, &fams).unwrap();
+        String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .nth(2)
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(line(Escaping::Underscores), r#"my_gauge{lab_el="v"} 1.0"#);
+    assert_eq!(
+        line(Escaping::AllowUtf8),
+        r#"{"my.gauge","lab.el"="v"} 1.0"#
+    );
+    assert_eq!(line(Escaping::Dots), r#"my_dot_gauge{lab_dot_el="v"} 1.0"#);
+    assert_eq!(
+        line(Escaping::Values),
+        r#"U__my_2e_gauge{U__lab_2e_el="v"} 1.0"#
+    );
+    assert_eq!(Escaping::from_token("bogus"), Escaping::Underscores);
+    assert_eq!(Escaping::parse("bogus"), None);
+    for e in [
+        Escaping::AllowUtf8,
+        Escaping::Underscores,
+        Escaping::Dots,
+        Escaping::Values,
+    ] {
+        assert_eq!(Escaping::parse(e.as_str()), Some(e));
+    }
+}
+
+#[test]
+fn go_float_formatting() {
+    let cases: &[(f64, &str)] = &[
+        (1.0, "1.0"),
+        (1e-5, "1e-05"),
+        (999999.0, "999999.0"),
+        (1e6, "1e+06"),
+        (1234567.0, "1.234567e+06"),
+        (-1234567.0, "-1234567.0"),
+        (1e21, "1e+21"),
+        (-0.0, "-0.0"),
+        (f64::INFINITY, "+Inf"),
+        (f64::NEG_INFINITY, "-Inf"),
+        (f64::NAN, "NaN"),
+        (5e-324, "5e-324"),
+        (f64::MAX, "1.7976931348623157e+308"),
+        (0.1 + 0.2, "0.30000000000000004"),
+        // Exact ties between two shortest candidates: repr takes the even digit, unless
+        // (just below a power of two) only the upper one reads back.
+        (512.8047485351562, "512.8047485351562"),
+        (5.960464477539063e-08, "5.960464477539063e-08"),
+    ];
+    for (v, want) in cases {
+        assert_eq!(fmt::go_float(*v), *want, "{v:?}");
+    }
+    assert_eq!(fmt::py_repr(1e16), "1e+16");
+    assert_eq!(fmt::py_repr(123.456), "123.456");
+    assert_eq!(fmt::py_repr(f64::NAN), "nan");
+    assert_eq!(fmt::py_repr(-f64::INFINITY), "-inf");
+}
+
+#[test]
+fn names_and_validation() {
+    let _guard = FLAGS.lock().unwrap_or_else(|e| e.into_inner());
+    assert_eq!(
+        validate::build_full_name("counter", "x_total", "ns", "sub", "").unwrap(),
+        "ns_sub_x"
+    );
+    assert_eq!(
+        validate::build_full_name("counter", "sent", "", "", "bytes").unwrap(),
+        "sent_bytes"
+    );
+    assert_eq!(
+        validate::build_full_name("gauge", "t_seconds", "", "", "seconds").unwrap(),
+        "t_seconds"
+    );
+    assert!(validate::build_full_name("gauge", "", "", "", "").is_err());
+    assert!(validate::validate_metric_name("a.b").is_ok());
+    assert!(validate::validate_label_name("ü").is_ok());
+    assert!(validate::validate_label_name("__x").is_err());
+    assert!(validate::validate_label_names(&["le".into()], &["le"]).is_err());
+    assert!(validate::validate_exemplar(&pairs(&[("a", &"x".repeat(127))])).is_ok());
+    assert!(validate::validate_exemplar(&pairs(&[("a", &"x".repeat(128))])).is_err());
+    validate::set_legacy_validation(true);
+    let legacy = (
+        validate::validate_metric_name("a.b").is_err(),
+        validate::validate_label_name("ü").is_err(),
+        validate::validate_metric_name("a:b_c").is_ok(),
+    );
+    validate::set_legacy_validation(false);
+    assert_eq!(legacy, (true, true, true));
+}
