@@ -4,6 +4,12 @@
 exposition bytes, with the storage and the encoders in Rust.
 """
 
+import importlib
+import importlib.abc
+import importlib.machinery
+import sys
+import types
+
 from . import (
     exposition,
     gc_collector,
@@ -71,3 +77,34 @@ __all__ = [
     "start_http_server",
     "write_to_textfile",
 ]
+
+
+class _AliasLoader(importlib.abc.Loader):
+    def __init__(self, module: types.ModuleType) -> None:
+        self._module = module
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
+        return self._module
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        pass
+
+
+class _AliasFinder(importlib.abc.MetaPathFinder):
+    """Resolves submodules of an alias of fastprom to fastprom's own modules.
+
+    After ``sys.modules["prometheus_client"] = fastprom``, ``import prometheus_client.registry``
+    would otherwise load a second copy of ``fastprom/registry.py`` (with a second
+    ``REGISTRY``); this finder hands out ``fastprom.registry`` itself.
+    """
+
+    def find_spec(self, fullname: str, path: object = None, target: object = None):  # type: ignore[no-untyped-def]
+        head, dot, tail = fullname.partition(".")
+        if not dot or head == __name__ or sys.modules.get(head) is not sys.modules[__name__]:
+            return None
+        module = importlib.import_module(f"{__name__}.{tail}")
+        return importlib.machinery.ModuleSpec(fullname, _AliasLoader(module))
+
+
+if not any(isinstance(f, _AliasFinder) for f in sys.meta_path):
+    sys.meta_path.insert(0, _AliasFinder())

@@ -57,6 +57,11 @@ pub trait Kind: Send + Sync + Sized + 'static {
     /// The OpenMetrics type name.
     const TYPE: &'static str;
     fn new(config: &Self::Config) -> Self;
+    /// The order prometheus_client's sample label dicts have (the encoders sort labels;
+    /// this is for handing samples to Python): the label names, then extra ones.
+    fn label_order(fam: &Family<Self>) -> Vec<String> {
+        fam.desc.labelnames.to_vec()
+    }
     /// Emits this child's samples; `base` are its labels sorted by name.
     fn emit(
         fam: &Family<Self>,
@@ -602,6 +607,13 @@ impl Kind for InfoValue {
         InfoValue {
             labels: Mutex::new(Vec::new()),
         }
+    }
+    fn label_order(fam: &Family<Self>) -> Vec<String> {
+        let mut order = fam.desc.labelnames.to_vec();
+        if let Some(child) = fam.children().first() {
+            order.extend(child.value.get().into_iter().map(|(k, _)| k));
+        }
+        order
     }
     fn emit(
         fam: &Family<Self>,

@@ -29,7 +29,7 @@ impl NativeCollector {
         })?;
         let list = PyList::empty(py);
         for fam in &owned {
-            list.append(family_to_py(py, fam, true)?)?;
+            list.append(family_to_py(py, fam, true, &[])?)?;
         }
         Ok(list)
     }

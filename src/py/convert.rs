@@ -44,10 +44,13 @@ fn exemplar_to_py<'py>(py: Python<'py>, ex: &Exemplar) -> PyResult<Bound<'py, Py
 }
 
 /// `Metric` objects for a native family (`collect()`); without samples for `describe()`.
+/// Sample labels list `label_order` first (a metric's label names, as prometheus_client's
+/// dicts do), then the others (`le`, an Enum's state) sorted.
 pub fn family_to_py<'py>(
     py: Python<'py>,
     fam: &dyn FamilySource,
     with_samples: bool,
+    label_order: &[String],
 ) -> PyResult<Bound<'py, PyAny>> {
     let metric = python_attr(py, &METRIC, "fastprom.metrics_core", "Metric")?.call1((
         fam.name(),
@@ -57,16 +60,26 @@ pub fn family_to_py<'py>(
     ))?;
     if with_samples {
         let sample_cls = python_attr(py, &SAMPLE, "fastprom.samples", "Sample")?;
+        let stateset = fam.type_name() == "stateset";
         let samples = PyList::empty(py);
         let mut err: Option<PyErr> = None;
         let res: CoreResult<()> = fam.for_each_sample(&mut |s| {
             let build = || -> PyResult<Bound<'py, PyAny>> {
-                let labels = labels_dict(py, s.labels.iter().copied())?;
+                let first = label_order
+                    .iter()
+                    .filter_map(|k| s.labels.iter().find(|(name, _)| name == k).copied());
+                let rest = s
+                    .labels
+                    .iter()
+                    .filter(|(name, _)| !label_order.iter().any(|k| k == name));
+                let labels = labels_dict(py, first.chain(rest.copied()))?;
                 let ex = match s.exemplar {
                     Some(e) => exemplar_to_py(py, e)?,
                     None => py.None().into_bound(py),
                 };
                 let value = match s.value {
+                    // prometheus_client's Enum samples are the ints 0 and 1.
+                    Some(v) if stateset => (v as i64).into_pyobject(py)?.into_any(),
                     Some(v) => PyFloat::new(py, v).into_any(),
                     None => py.None().into_bound(py),
                 };

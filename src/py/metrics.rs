@@ -338,11 +338,19 @@ impl<K: Kind> Handle<K> {
     }
 
     fn describe<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        PyList::new(py, [family_to_py(py, &*self.fam, false)?])
+        PyList::new(py, [family_to_py(py, &*self.fam, false, &[])?])
     }
 
     fn collect<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        PyList::new(py, [family_to_py(py, &*self.fam, true)?])
+        PyList::new(
+            py,
+            [family_to_py(
+                py,
+                &*self.fam,
+                true,
+                &K::label_order(&self.fam),
+            )?],
+        )
     }
 
     fn repr(&self, cls: &Bound<'_, PyType>) -> PyResult<String> {

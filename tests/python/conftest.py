@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Callable
 
-import fastprom
-import fastprom.openmetrics.exposition
 import prometheus_client
 import prometheus_client.openmetrics.exposition
 import prometheus_client.openmetrics.parser
 import prometheus_client.parser
 import pytest
+
+import fastprom
+import fastprom.openmetrics.exposition
 
 FIXED_TIME = 123.456
 

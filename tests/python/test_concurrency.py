@@ -8,11 +8,13 @@ still be a consistent snapshot of every child.
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
-import fastprom
 import prometheus_client.openmetrics.parser
 import prometheus_client.parser
+
+import fastprom
 
 THREADS = 8
 ITERATIONS = 20_000
@@ -76,9 +78,19 @@ def test_scrapes_racing_writers_parse() -> None:
     scrapes = {"text": 0, "om": 0}
     errors: list[BaseException] = []
 
+    writes = [0] * 3
+    deadline = time.monotonic() + 30
+
+    def enough_scrapes() -> bool:
+        return min(scrapes.values()) >= 5 or time.monotonic() > deadline
+
     def writer(i: int) -> None:
         started.set()
-        for j in range(30_000):
+        j = 0
+        # At least 30 000 writes each, and on until the scraper has raced them 5 times per format.
+        while j < 30_000 or not enough_scrapes():
+            writes[i] += 1
+            j += 1
             v = (j % 7) * 0.4
             h.labels(str(j % 5)).observe(v, exemplar={"t": str(j)})
             s.observe(v)
@@ -112,7 +124,7 @@ def test_scrapes_racing_writers_parse() -> None:
         scrape_thread.join()
     assert not errors, errors[0]
     assert scrapes["text"] >= 5 and scrapes["om"] >= 5
-    assert reg.get_sample_value("s_count") == 90_000
+    assert reg.get_sample_value("s_count") == sum(writes)
 
 
 def test_labels_race_creates_one_child() -> None:

@@ -12,8 +12,9 @@ import inspect
 import time
 from typing import Any, Callable
 
-import fastprom
 import pytest
+
+import fastprom
 
 SLEEP = 0.02
 

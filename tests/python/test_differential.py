@@ -269,11 +269,6 @@ def test_collect_yields_same_families() -> None:
     assert families(custom_families(FP)) == families(custom_families(PC))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Info sample labels come out sorted (prometheus_client keeps labelnames then the info dict's order) "
-    "and Enum sample values are floats (prometheus_client yields ints 0/1)",
-)
 def test_collect_repr_identical() -> None:
     assert repr(list(everything(FP).collect())) == repr(list(everything(PC).collect()))
 

@@ -205,13 +205,6 @@ print("ok")
     assert out.stdout == "ok\n"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="importing prometheus_client.<sub> through the alias loads a second copy of fastprom/<sub>.py "
-    "(and rebinds fastprom.<sub> to it): prometheus_client.registry.REGISTRY is not the default registry, "
-    "so metrics registered by default do not show in generate_latest(prometheus_client.registry.REGISTRY). "
-    "Needs a sys.meta_path alias finder in fastprom/__init__.py",
-)
 def test_prometheus_client_alias_shares_modules() -> None:
     """The aliased submodules are fastprom's own modules, not copies."""
     code = f"""

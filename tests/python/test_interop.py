@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import fastprom
-import fastprom.core as fpc
-import fastprom.openmetrics.exposition as fp_om
 import prometheus_client
 import prometheus_client.core as pcc
 import prometheus_client.openmetrics.exposition as pc_om
 import pytest
 from conftest import FP, PC, Lib
 from test_differential import custom_families, everything
+
+import fastprom
+import fastprom.core as fpc
+import fastprom.openmetrics.exposition as fp_om
 
 
 def _metrics(lib: Lib, registry):
