@@ -71,9 +71,14 @@ def start_prometheus(targets: list[str], port: int) -> subprocess.Popen[bytes] |
         f"    static_configs:\n      - targets: [{', '.join(repr(t) for t in targets)}]\n"
     )
     proc = subprocess.Popen(
-        [binary, f"--config.file={config}", f"--storage.tsdb.path={workdir / 'data'}",
-         f"--web.listen-address=127.0.0.1:{port}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            binary,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={workdir / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     print(f"Prometheus (pid {proc.pid}) scrapes {', '.join(targets)}: http://127.0.0.1:{port}/graph")
     return proc
@@ -140,9 +145,7 @@ def main() -> None:
 
     every_metric_type()
     server, thread = serve_and_drive(args.port, args.metrics_port)
-    prometheus = start_prometheus(
-        [f"127.0.0.1:{args.port}", f"127.0.0.1:{args.metrics_port}"], args.prometheus_port
-    )
+    prometheus = start_prometheus([f"127.0.0.1:{args.port}", f"127.0.0.1:{args.metrics_port}"], args.prometheus_port)
     if not args.no_bench:
         speed_up()
 

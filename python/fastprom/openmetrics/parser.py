@@ -358,7 +358,11 @@ class _Family:
         if self.group is not None and group == self.group:
             if (sample.timestamp is None) != (self.group_timestamp is None):
                 raise ValueError("Mix of timestamp presence within a group")
-            if self.group_timestamp is not None and self.group_timestamp > sample.timestamp and self.typ != "info":
+            if (
+                self.group_timestamp is not None
+                and self.group_timestamp > sample.timestamp  # type: ignore[operator]  # both set here
+                and self.typ != "info"
+            ):
                 raise ValueError("Timestamps went backwards within a group")
         elif self.group is not None and group in self.seen_groups:
             raise ValueError("Invalid metric grouping")
