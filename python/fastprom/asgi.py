@@ -32,6 +32,7 @@ UNMATCHED_ROUTE = "<unmatched>"
 
 _KNOWN_METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"))
 _OTHER_METHOD = "OTHER"
+_OWN_LABELS = frozenset(("method", "route", "status"))
 _CLIENT_CLOSED = 499  # nginx's "client closed request": the client left before the response ended.
 
 
@@ -203,6 +204,8 @@ class PrometheusMiddleware:
             raise TypeError("excluded_paths must be a collection of paths, not a single string")
         extra_labels = dict(extra_labels or {})
         for name, getter in extra_labels.items():
+            if name in _OWN_LABELS:
+                raise ValueError(f"extra_labels cannot redefine the middleware's own label {name!r}")
             if not callable(getter):
                 raise TypeError(f"extra_labels[{name!r}] must be a callable taking the ASGI scope")
         if not isinstance(unmatched_route, str):
