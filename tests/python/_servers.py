@@ -135,10 +135,10 @@ def prometheus(config: str, workdir: Path) -> Iterator[Server]:
 
 @contextmanager
 def pushgateway(workdir: Path) -> Iterator[Server]:
-    """A pushgateway without persistence."""
+    """A pushgateway keeping its metrics in memory only (Debian's default persists them in /var/lib)."""
     port = free_port()
     args = [binary("prometheus-pushgateway") or "prometheus-pushgateway",
-            f"--web.listen-address=127.0.0.1:{port}"]
+            f"--web.listen-address=127.0.0.1:{port}", "--persistence.file="]
     with running(args, port, workdir / "pushgateway.log", "/-/ready") as server:
         yield server
 
