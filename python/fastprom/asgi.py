@@ -90,19 +90,10 @@ def _status_labels(group: bool) -> dict[int, str]:
     return {code: f"{code // 100}xx" if group else str(code) for code in range(100, 600)}
 
 
-class _Children:
-    """The labelled children one (method, route, status[, extra labels]) combination updates."""
-
-    __slots__ = ("target", "requests", "duration", "first_byte", "request_size", "response_size")
-
-    def __init__(self, target: object, requests: Any, duration: Any, first_byte: Any,
-                 request_size: Any, response_size: Any) -> None:
-        self.target = target  # the route or endpoint the key's id() refers to, kept so ids stay unique
-        self.requests = requests
-        self.duration = duration
-        self.first_byte = first_byte
-        self.request_size = request_size
-        self.response_size = response_size
+# What one (route, status, method[, extra labels]) combination updates: the route or endpoint object
+# (kept so that the id() in the cache key stays unique), then the children of requests_total,
+# duration, time to first byte, request size and response size.
+_Children = tuple[object, Any, Any, Any, Any, Any]
 
 
 class _Metrics:
@@ -261,13 +252,13 @@ class PrometheusMiddleware:
         async def send_wrapper(message: Message) -> None:
             nonlocal status, first_byte, response_bytes, trailers, finished, disconnected
             kind = message["type"]
-            if kind == "http.response.body":
-                response_bytes += len(message.get("body", b""))
-                last = not message.get("more_body", False) and not trailers
-            elif kind == "http.response.start":
+            if kind == "http.response.start":
                 status = message["status"]
                 trailers = message.get("trailers", False)
                 last = False
+            elif kind == "http.response.body":
+                response_bytes += len(message.get("body", b""))
+                last = not (message.get("more_body", False) or trailers)
             else:  # trailers, or an extension such as http.response.pathsend
                 last = not message.get("more_trailers", False)
             try:
@@ -275,14 +266,13 @@ class PrometheusMiddleware:
             except OSError:  # ASGI >= 2.4 servers raise it when the client has gone away
                 disconnected = True
                 raise
-            now = perf_counter()
-            if kind == "http.response.start":
-                first_byte = now - start
-            elif last:
+            if last:
                 finished = True
                 in_progress.dec()
-                self._record(scope, root_path, method, status, now - start, first_byte,
+                self._record(scope, root_path, method, status, perf_counter() - start, first_byte,
                              request_bytes, response_bytes)
+            elif kind == "http.response.start":
+                first_byte = perf_counter() - start
 
         failed = False
         try:
@@ -307,28 +297,29 @@ class PrometheusMiddleware:
                 first_byte: float, request_bytes: int, response_bytes: int) -> None:
         target = _matched_route(scope)
         end_root_path = scope.get("root_path", "")
-        key: tuple[Any, ...] = (method, status, id(target), root_path, end_root_path)
+        key: tuple[Any, ...] = (id(target), status, method, root_path, end_root_path)
         if self._extra_getters:
             key += tuple(str(getter(scope)) for getter in self._extra_getters)
         children = self._children.get(key)
-        if children is None or children.target is not target:
+        if children is None or children[0] is not target:
             children = self._make_children(key, scope, target, root_path, end_root_path)
-        children.requests.inc()
-        children.duration.observe(duration)
+        _, requests, duration_, first_byte_, request_size, response_size = children
+        requests.inc()
+        duration_.observe(duration)
         if first_byte:
-            children.first_byte.observe(first_byte)
-        children.request_size.observe(request_bytes)
-        children.response_size.observe(response_bytes)
+            first_byte_.observe(first_byte)
+        request_size.observe(request_bytes)
+        response_size.observe(response_bytes)
 
     def _make_children(self, key: tuple[Any, ...], scope: Scope, target: object, root_path: str,
                        end_root_path: str) -> _Children:
-        method, status = key[0], key[1]
+        status, method = key[1], key[2]
         extra = key[5:]
         route = self._route_template(scope, target, end_root_path[len(root_path):])
         status_label = self._status_labels.get(status) or str(status)
         metrics = self._metrics
         by_route = (method, route, *extra)
-        children = _Children(
+        children = (
             target,
             metrics.requests.labels(method, route, status_label, *extra),
             metrics.duration.labels(*by_route),
