@@ -1,2 +1,12 @@
-//! Pure-Rust core: no pyo3 here.
+//! Pure-Rust core: storage, the registry model and the encoders. No pyo3 here.
+
+pub mod atomic;
+pub mod encode;
+pub mod error;
+pub mod fmt;
 pub mod format;
+pub mod labels;
+pub mod metric;
+pub mod model;
+pub mod registry;
+pub mod validate;

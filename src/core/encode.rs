@@ -1,0 +1,312 @@
+//! The two exposition encoders: Prometheus text (0.0.4) and OpenMetrics, byte-for-byte
+//! what prometheus_client 0.26 writes for the same families.
+
+use std::collections::HashSet;
+
+use crate::core::error::{Error, Result};
+use crate::core::fmt::{self, Runes};
+use crate::core::format::{Escaping, Format};
+use crate::core::model::{Exemplar, FamilySource, SampleRef};
+
+/// Writes families one after the other; `finish` returns the bytes.
+pub struct Encoder<'n> {
+    format: Format,
+    /// `name[]` restriction: keep only samples with these names, drop families left empty.
+    names: Option<&'n HashSet<String>>,
+    out: String,
+    scratch: String,
+    /// Side buffers of the text format for `_created`, `_gcount`, `_gsum` (in that order).
+    side: [String; 3],
+}
+
+const SIDE_SUFFIXES: [&str; 3] = ["_created", "_gcount", "_gsum"];
+
+impl<'n> Encoder<'n> {
+    pub fn new(format: Format, names: Option<&'n HashSet<String>>) -> Encoder<'n> {
+        Encoder {
+            format,
+            names,
+            out: String::with_capacity(4096),
+            scratch: String::new(),
+            side: Default::default(),
+        }
+    }
+
+    pub fn finish(mut self) -> Vec<u8> {
+        if matches!(self.format, Format::OpenMetrics { .. }) {
+            self.out.push_str("# EOF\n");
+        }
+        self.out.into_bytes()
+    }
+
+    /// Encodes one family; `restrict` says whether the `name[]` filter applies to it.
+    pub fn family(&mut self, fam: &dyn FamilySource, restrict: bool) -> Result<()> {
+        let names = if restrict { self.names } else { None };
+        match self.format {
+            Format::Text { escaping } => self.text_family(fam, escaping, names),
+            Format::OpenMetrics { escaping, major } => self.om_family(fam, escaping, major, names),
+        }
+    }
+
+    fn keep(scratch: &mut String, names: Option<&HashSet<String>>, s: &SampleRef<'_>) -> bool {
+        match names {
+            None => true,
+            Some(set) => {
+                scratch.clear();
+                s.write_name(scratch);
+                set.contains(scratch.as_str())
+            }
+        }
+    }
+
+    fn text_family(
+        &mut self,
+        fam: &dyn FamilySource,
+        escaping: Escaping,
+        names: Option<&HashSet<String>>,
+    ) -> Result<()> {
+        let start = self.out.len();
+        let name = fam.name();
+        let (suffix, mtype) = match fam.type_name() {
+            "counter" => ("_total", "counter"),
+            "info" => ("_info", "gauge"),
+            "stateset" => ("", "gauge"),
+            "gaugehistogram" => ("", "histogram"),
+            "unknown" => ("", "untyped"),
+            other => ("", other),
+        };
+        let help = fam.help();
+        text_header(&mut self.out, &[name, suffix], help, mtype, escaping);
+        for b in &mut self.side {
+            b.clear();
+        }
+        let mut kept = 0usize;
+        let (out, side, scratch) = (&mut self.out, &mut self.side, &mut self.scratch);
+        fam.for_each_sample(&mut |s| {
+            if !Self::keep(scratch, names, s) {
+                return Ok(());
+            }
+            kept += 1;
+            // prometheus_client checks the suffixes in the order _created, _gsum, _gcount.
+            let target = if s.name_is(name, "_created") {
+                &mut side[0]
+            } else if s.name_is(name, "_gsum") {
+                &mut side[2]
+            } else if s.name_is(name, "_gcount") {
+                &mut side[1]
+            } else {
+                &mut *out
+            };
+            text_sample(target, s, escaping)
+        })?;
+        if names.is_some() && kept == 0 {
+            self.out.truncate(start);
+            return Ok(());
+        }
+        for (i, lines) in self.side.iter().enumerate() {
+            if !lines.is_empty() {
+                text_header(
+                    &mut self.out,
+                    &[name, SIDE_SUFFIXES[i]],
+                    help,
+                    "gauge",
+                    escaping,
+                );
+                self.out.push_str(lines);
+            }
+        }
+        Ok(())
+    }
+
+    fn om_family(
+        &mut self,
+        fam: &dyn FamilySource,
+        escaping: Escaping,
+        major: u32,
+        names: Option<&HashSet<String>>,
+    ) -> Result<()> {
+        let start = self.out.len();
+        let name = fam.name();
+        let out = &mut self.out;
+        out.push_str("# HELP ");
+        fmt::write_metric_name(out, &[name], escaping);
+        out.push(' ');
+        fmt::write_escaped_value(out, fam.help());
+        out.push_str("\n# TYPE ");
+        fmt::write_metric_name(out, &[name], escaping);
+        out.push(' ');
+        let type_name = fam.type_name();
+        out.push_str(type_name);
+        out.push('\n');
+        // A restricted family is rebuilt without its unit by prometheus_client.
+        if !fam.unit().is_empty() && names.is_none() {
+            out.push_str("# UNIT ");
+            fmt::write_metric_name(out, &[name], escaping);
+            out.push(' ');
+            out.push_str(fam.unit());
+            out.push('\n');
+        }
+        let mut kept = 0usize;
+        let scratch = &mut self.scratch;
+        fam.for_each_sample(&mut |s| {
+            if !Self::keep(scratch, names, s) {
+                return Ok(());
+            }
+            kept += 1;
+            om_sample(out, name, type_name, s, escaping, major)
+        })?;
+        if names.is_some() && kept == 0 {
+            self.out.truncate(start);
+        }
+        Ok(())
+    }
+}
+
+fn text_header(out: &mut String, name: &[&str], help: &str, mtype: &str, escaping: Escaping) {
+    out.push_str("# HELP ");
+    fmt::write_metric_name(out, name, escaping);
+    out.push(' ');
+    fmt::write_escaped_help_text(out, help);
+    out.push_str("\n# TYPE ");
+    fmt::write_metric_name(out, name, escaping);
+    out.push(' ');
+    out.push_str(mtype);
+    out.push('\n');
+}
+
+fn write_labels(out: &mut String, labels: &[(&str, &str)], escaping: Escaping) {
+    for (i, (k, v)) in labels.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        fmt::write_label_name(out, k, escaping);
+        out.push_str("=\"");
+        fmt::write_escaped_value(out, v);
+        out.push('"');
+    }
+}
+
+fn text_sample(out: &mut String, s: &SampleRef<'_>, escaping: Escaping) -> Result<()> {
+    let Some(value) = s.value else {
+        return Err(Error::Type(format!(
+            "sample {} has no value: float() argument must be a string or a real number, not 'NoneType'",
+            s.name.concat()
+        )));
+    };
+    if escaping != Escaping::AllowUtf8 || fmt::sample_name_valid(s.name) {
+        fmt::write_metric_name(out, s.name, escaping);
+        if !s.labels.is_empty() {
+            out.push('{');
+            write_labels(out, s.labels, escaping);
+            out.push('}');
+        }
+    } else {
+        out.push('{');
+        fmt::write_metric_name(out, s.name, escaping);
+        if !s.labels.is_empty() {
+            out.push(',');
+            write_labels(out, s.labels, escaping);
+        }
+        out.push('}');
+    }
+    out.push(' ');
+    fmt::write_go_float(out, value);
+    if let Some(ts) = s.timestamp {
+        out.push(' ');
+        ts.write_millis(out);
+    }
+    out.push('\n');
+    Ok(())
+}
+
+fn exemplar_allowed(type_name: &str, family: &str, s: &SampleRef<'_>) -> bool {
+    match type_name {
+        "counter" => s.name_ends_with("_total"),
+        "gaugehistogram" => s.name_ends_with("_bucket"),
+        "histogram" => s.name_ends_with("_bucket") || s.name_is(family, ""),
+        _ => false,
+    }
+}
+
+fn write_exemplar(
+    out: &mut String,
+    family: &str,
+    type_name: &str,
+    s: &SampleRef<'_>,
+    ex: &Exemplar,
+) -> Result<()> {
+    if !exemplar_allowed(type_name, family, s) {
+        return Err(Error::value(format!(
+            "Metric {family} has exemplars, but is not a histogram bucket or counter"
+        )));
+    }
+    let mut labels: Vec<&(String, String)> = ex.labels.iter().collect();
+    labels.sort_by(|a, b| a.0.cmp(&b.0));
+    out.push_str(" # {");
+    for (i, (k, v)) in labels.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(k);
+        out.push_str("=\"");
+        fmt::write_escaped_value(out, v);
+        out.push('"');
+    }
+    out.push_str("} ");
+    fmt::write_go_float(out, ex.value);
+    if let Some(ts) = &ex.timestamp {
+        out.push(' ');
+        ts.write_openmetrics(out);
+    }
+    Ok(())
+}
+
+fn om_sample(
+    out: &mut String,
+    family: &str,
+    type_name: &str,
+    s: &SampleRef<'_>,
+    escaping: Escaping,
+    major: u32,
+) -> Result<()> {
+    let quoted_name = escaping == Escaping::AllowUtf8 && !fmt::sample_name_valid(s.name);
+    let mut exemplar = String::new();
+    if let Some(ex) = s.exemplar {
+        write_exemplar(&mut exemplar, family, type_name, s, ex)?;
+    }
+    if s.native_histogram.is_some() && major < 2 {
+        return Ok(());
+    }
+    for ex in s.native_exemplars {
+        write_exemplar(&mut exemplar, family, type_name, s, ex)?;
+    }
+    if quoted_name {
+        out.push('{');
+        fmt::write_metric_name(out, s.name, escaping);
+        if !s.labels.is_empty() {
+            out.push(',');
+            write_labels(out, s.labels, escaping);
+        }
+        out.push('}');
+    } else {
+        fmt::write_escape(out, s.name, escaping, Runes::Label);
+        if !s.labels.is_empty() {
+            out.push('{');
+            write_labels(out, s.labels, escaping);
+            out.push('}');
+        }
+    }
+    out.push(' ');
+    if let Some(nh) = s.native_histogram {
+        out.push_str(nh);
+    } else if let Some(v) = s.value {
+        fmt::write_go_float(out, v);
+    }
+    if let Some(ts) = s.timestamp {
+        out.push(' ');
+        ts.write_openmetrics(out);
+    }
+    out.push_str(&exemplar);
+    out.push('\n');
+    Ok(())
+}

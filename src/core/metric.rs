@@ -1,0 +1,670 @@
+//! Native metric storage: a family of children keyed by label values, each child holding
+//! atomics. Rendering reads the atomics directly (no Python, no copies of the series).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+
+use crate::core::atomic::AtomicF64;
+use crate::core::error::{Error, Result};
+use crate::core::fmt;
+use crate::core::labels::{new_child_set, ChildSet, Key, LabelValues, Labelled, Query};
+use crate::core::model::{Exemplar, FamilySource, SampleRef, Timestamp};
+
+static USE_CREATED: AtomicBool = AtomicBool::new(true);
+
+/// Whether `_created` samples are exposed (prometheus_client's `disable_created_metrics`).
+pub fn use_created() -> bool {
+    USE_CREATED.load(Ordering::Relaxed)
+}
+
+pub fn set_use_created(on: bool) {
+    USE_CREATED.store(on, Ordering::Relaxed);
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // No code panics while holding these locks; a poisoned one still holds valid data.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Name, HELP, unit and label names of a family (already validated).
+#[derive(Debug)]
+pub struct Desc {
+    pub name: String,
+    pub help: String,
+    pub unit: String,
+    pub labelnames: Box<[String]>,
+    /// Indices of `labelnames` in label-name order (samples print labels sorted).
+    sorted: Box<[usize]>,
+}
+
+impl Desc {
+    pub fn new(name: String, help: String, unit: String, labelnames: Vec<String>) -> Desc {
+        let mut sorted: Vec<usize> = (0..labelnames.len()).collect();
+        sorted.sort_by(|&a, &b| labelnames[a].cmp(&labelnames[b]));
+        Desc {
+            name,
+            help,
+            unit,
+            labelnames: labelnames.into_boxed_slice(),
+            sorted: sorted.into_boxed_slice(),
+        }
+    }
+}
+
+/// What a metric type stores per child and how it turns into samples.
+pub trait Kind: Send + Sync + Sized + 'static {
+    type Config: Send + Sync;
+    /// The OpenMetrics type name.
+    const TYPE: &'static str;
+    fn new(config: &Self::Config) -> Self;
+    /// Emits this child's samples; `base` are its labels sorted by name.
+    fn emit(
+        fam: &Family<Self>,
+        child: &Child<Self>,
+        base: &[(&str, &str)],
+        f: &mut dyn FnMut(&SampleRef<'_>) -> Result<()>,
+    ) -> Result<()>;
+}
+
+/// One labelled series (or the only series of an unlabelled metric).
+pub struct Child<K> {
+    labels: LabelValues,
+    created: AtomicF64,
+    pub value: K,
+}
+
+impl<K> Labelled for Child<K> {
+    fn label_values(&self) -> &LabelValues {
+        &self.labels
+    }
+}
+
+impl<K> Child<K> {
+    pub fn label_values(&self) -> &LabelValues {
+        &self.labels
+    }
+
+    pub fn created(&self) -> f64 {
+        self.created.get()
+    }
+
+    pub fn set_created(&self, t: f64) {
+        self.created.set(t);
+    }
+}
+
+/// A metric family: its description, its type's configuration and its children.
+pub struct Family<K: Kind> {
+    pub desc: Desc,
+    pub config: K::Config,
+    solo: Option<Arc<Child<K>>>,
+    children: RwLock<ChildSet<Child<K>>>,
+}
+
+impl<K: Kind> Family<K> {
+    /// `now` is the creation time of the unlabelled child, if the metric has no labels.
+    pub fn new(desc: Desc, config: K::Config, now: f64) -> Family<K> {
+        let solo = desc.labelnames.is_empty().then(|| {
+            Arc::new(Child {
+                labels: LabelValues::default(),
+                created: AtomicF64::new(now),
+                value: K::new(&config),
+            })
+        });
+        Family {
+            desc,
+            config,
+            solo,
+            children: RwLock::new(new_child_set()),
+        }
+    }
+
+    /// The child of an unlabelled metric.
+    pub fn solo(&self) -> Option<&Arc<Child<K>>> {
+        self.solo.as_ref()
+    }
+
+    pub fn get<S: AsRef<str>>(&self, values: &[S]) -> Option<Arc<Child<K>>> {
+        let set = self.children.read().unwrap_or_else(PoisonError::into_inner);
+        set.get(&Query(values)).map(|k| k.0.clone())
+    }
+
+    /// The child for `values`, created (with creation time `now()`) if missing. `now` runs
+    /// before any lock is taken, so it may call back into Python.
+    pub fn child<S: AsRef<str>>(
+        &self,
+        values: &[S],
+        now: impl FnOnce() -> Result<f64>,
+    ) -> Result<Arc<Child<K>>> {
+        if let Some(c) = self.get(values) {
+            return Ok(c);
+        }
+        let created = now()?;
+        let fresh = Arc::new(Child {
+            labels: LabelValues::new(values),
+            created: AtomicF64::new(created),
+            value: K::new(&self.config),
+        });
+        let mut set = self
+            .children
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let (idx, _) = set.insert_full(Key(fresh));
+        Ok(set[idx].0.clone())
+    }
+
+    pub fn remove<S: AsRef<str>>(&self, values: &[S]) -> bool {
+        let mut set = self
+            .children
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        set.shift_remove(&Query(values))
+    }
+
+    /// Removes every child whose label at each given position equals the given value.
+    pub fn remove_matching(&self, filter: &[(usize, String)]) {
+        let mut set = self
+            .children
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        set.retain(|k| {
+            let values = k.0.labels.to_vec();
+            !filter
+                .iter()
+                .all(|(pos, want)| values.get(*pos) == Some(&want.as_str()))
+        });
+    }
+
+    pub fn clear(&self) {
+        let mut set = self
+            .children
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        *set = new_child_set();
+    }
+
+    pub fn len(&self) -> usize {
+        match &self.solo {
+            Some(_) => 1,
+            None => self
+                .children
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The children in creation order, copied out of the lock.
+    pub fn children(&self) -> Vec<Arc<Child<K>>> {
+        match &self.solo {
+            Some(c) => vec![c.clone()],
+            None => {
+                let set = self.children.read().unwrap_or_else(PoisonError::into_inner);
+                set.iter().map(|k| k.0.clone()).collect()
+            }
+        }
+    }
+}
+
+impl<K: Kind> FamilySource for Family<K> {
+    fn name(&self) -> &str {
+        &self.desc.name
+    }
+    fn help(&self) -> &str {
+        &self.desc.help
+    }
+    fn type_name(&self) -> &str {
+        K::TYPE
+    }
+    fn unit(&self) -> &str {
+        &self.desc.unit
+    }
+    fn for_each_sample(&self, f: &mut dyn FnMut(&SampleRef<'_>) -> Result<()>) -> Result<()> {
+        let children = self.children();
+        let mut base: Vec<(&str, &str)> = Vec::with_capacity(self.desc.labelnames.len());
+        let mut values: Vec<&str> = Vec::with_capacity(self.desc.labelnames.len());
+        for child in &children {
+            values.clear();
+            values.extend(child.labels.iter());
+            base.clear();
+            base.extend(
+                self.desc
+                    .sorted
+                    .iter()
+                    .map(|&i| (self.desc.labelnames[i].as_str(), values[i])),
+            );
+            K::emit(self, child, &base, f)?;
+        }
+        Ok(())
+    }
+}
+
+fn sample<'a>(
+    name: &'a [&'a str],
+    labels: &'a [(&'a str, &'a str)],
+    value: f64,
+    exemplar: Option<&'a Exemplar>,
+) -> SampleRef<'a> {
+    SampleRef {
+        name,
+        labels,
+        value: Some(value),
+        timestamp: None,
+        exemplar,
+        native_histogram: None,
+        native_exemplars: &[],
+    }
+}
+
+fn emit_created<K: Kind>(
+    fam: &Family<K>,
+    child: &Child<K>,
+    base: &[(&str, &str)],
+    f: &mut dyn FnMut(&SampleRef<'_>) -> Result<()>,
+) -> Result<()> {
+    if use_created() {
+        f(&sample(
+            &[&fam.desc.name, "_created"],
+            base,
+            child.created(),
+            None,
+        ))?;
+    }
+    Ok(())
+}
+
+/// Labels `base` plus one more pair, kept sorted.
+fn with_label<'a>(
+    base: &[(&'a str, &'a str)],
+    extra: (&'a str, &'a str),
+) -> Vec<(&'a str, &'a str)> {
+    let pos = base.partition_point(|(k, _)| *k < extra.0);
+    let mut v = Vec::with_capacity(base.len() + 1);
+    v.extend_from_slice(&base[..pos]);
+    v.push(extra);
+    v.extend_from_slice(&base[pos..]);
+    v
+}
+
+// ---------------------------------------------------------------------------------------
+// Counter
+
+pub struct CounterValue {
+    value: AtomicF64,
+    exemplar: Mutex<Option<Box<Exemplar>>>,
+}
+
+impl CounterValue {
+    #[inline]
+    pub fn inc(&self, amount: f64) {
+        self.value.add(amount);
+    }
+
+    pub fn get(&self) -> f64 {
+        self.value.get()
+    }
+
+    pub fn set(&self, v: f64) {
+        self.value.set(v);
+    }
+
+    pub fn set_exemplar(&self, ex: Exemplar) {
+        *lock(&self.exemplar) = Some(Box::new(ex));
+    }
+
+    pub fn exemplar(&self) -> Option<Exemplar> {
+        lock(&self.exemplar).as_deref().cloned()
+    }
+}
+
+impl Kind for CounterValue {
+    type Config = ();
+    const TYPE: &'static str = "counter";
+    fn new(_: &()) -> Self {
+        CounterValue {
+            value: AtomicF64::new(0.0),
+            exemplar: Mutex::new(None),
+        }
+    }
+    fn emit(
+        fam: &Family<Self>,
+        child: &Child<Self>,
+        base: &[(&str, &str)],
+        f: &mut dyn FnMut(&SampleRef<'_>) -> Result<()>,
+    ) -> Result<()> {
+        let ex = child.value.exemplar();
+        f(&sample(
+            &[&fam.desc.name, "_total"],
+            base,
+            child.value.get(),
+            ex.as_ref(),
+        ))?;
+        emit_created(fam, child, base, f)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Gauge
+
+/// A callback that supplies a gauge's value at scrape (`Gauge.set_function`).
+pub type GaugeFn = dyn Fn() -> Result<f64> + Send + Sync;
+
+pub struct GaugeValue {
+    value: AtomicF64,
+    func: Mutex<Option<Arc<GaugeFn>>>,
+}
+
+impl GaugeValue {
+    #[inline]
+    pub fn inc(&self, amount: f64) {
+        self.value.add(amount);
+    }
+
+    #[inline]
+    pub fn set(&self, v: f64) {
+        self.value.set(v);
+    }
+
+    pub fn get(&self) -> f64 {
+        self.value.get()
+    }
+
+    pub fn set_function(&self, f: Arc<GaugeFn>) {
+        *lock(&self.func) = Some(f);
+    }
+
+    /// The value a scrape reports: the callback's if one is set.
+    pub fn current(&self) -> Result<f64> {
+        let func = lock(&self.func).clone();
+        match func {
+            Some(f) => f(),
+            None => Ok(self.value.get()),
+        }
+    }
+}
+
+impl Kind for GaugeValue {
+    type Config = ();
+    const TYPE: &'static str = "gauge";
+    fn new(_: &()) -> Self {
+        GaugeValue {
+            value: AtomicF64::new(0.0),
+            func: Mutex::new(None),
+        }
+    }
+    fn emit(
+        fam: &Family<Self>,
+        child: &Child<Self>,
+        base: &[(&str, &str)],
+        f: &mut dyn FnMut(&SampleRef<'_>) -> Result<()>,
+    ) -> Result<()> {
+        let v = child.value.current()?;
+        f(&sample(&[&fam.desc.name], base, v, None))
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Summary (count and sum, no quantiles: as prometheus_client)
+
+pub struct SummaryValue {
+    count: AtomicU64,
+    sum: AtomicF64,
+}
+
+impl SummaryValue {
+    #[inline]
+    pub fn observe(&self, v: f64) {
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum.add(v);
+    }
+
+    pub fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    pub fn sum(&self) -> f64 {
+        self.sum.get()
+    }
+}
+
+impl Kind for SummaryValue {
+    type Config = ();
+    const TYPE: &'static str = "summary";
+    fn new(_: &()) -> Self {
+        SummaryValue {
+            count: AtomicU64::new(0),
+            sum: AtomicF64::new(0.0),
+        }
+    }
+    fn emit(
+        fam: &Family<Self>,
+        child: &Child<Self>,
+        base: &[(&str, &str)],
+        f: &mut dyn FnMut(&SampleRef<'_>) -> Result<()>,
+    ) -> Result<()> {
+        let name = fam.desc.name.as_str();
+        f(&sample(
+            &[name, "_count"],
+            base,
+            child.value.count() as f64,
+            None,
+        ))?;
+        f(&sample(&[name, "_sum"], base, child.value.sum(), None))?;
+        emit_created(fam, child, base, f)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Histogram
+
+/// Upper bounds (sorted, `+Inf` last) and their `le` strings.
+pub struct Buckets {
+    pub bounds: Box<[f64]>,
+    pub le: Box<[String]>,
+}
+
+impl Buckets {
+    /// Validates as prometheus_client: sorted, `+Inf` appended if missing, at least two.
+    pub fn new(mut bounds: Vec<f64>) -> Result<Buckets> {
+        // NaN compares unequal to itself, so a list with NaN is never "sorted".
+        if bounds
+            .windows(2)
+            .any(|w| w[0].partial_cmp(&w[1]).is_none_or(|o| o.is_gt()))
+            || bounds.iter().any(|b| b.is_nan())
+        {
+            return Err(Error::value("Buckets not in sorted order"));
+        }
+        if bounds.last().is_some_and(|b| *b != f64::INFINITY) {
+            bounds.push(f64::INFINITY);
+        }
+        if bounds.len() < 2 {
+            return Err(Error::value("Must have at least two buckets"));
+        }
+        let le = bounds.iter().map(|b| fmt::go_float(*b)).collect();
+        Ok(Buckets {
+            bounds: bounds.into_boxed_slice(),
+            le,
+        })
+    }
+
+    /// Index of the first bucket whose bound is `>= v`; `None` for NaN (counted nowhere).
+    #[inline]
+    pub fn index(&self, v: f64) -> Option<usize> {
+        if v.is_nan() {
+            return None;
+        }
+        Some(self.bounds.partition_point(|b| *b < v))
+    }
+}
+
+pub struct HistogramValue {
+    counts: Box<[AtomicU64]>,
+    sum: AtomicF64,
+    exemplars: Mutex<Option<Box<[Option<Exemplar>]>>>,
+}
+
+impl HistogramValue {
+    /// Records `v` in bucket `idx` (from [`Buckets::index`]).
+    #[inline]
+    pub fn observe(&self, idx: Option<usize>, v: f64) {
+        self.sum.add(v);
+        if let Some(i) = idx {
+            self.counts[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub fn set_exemplar(&self, idx: usize, ex: Exemplar) {
+        let mut g = lock(&self.exemplars);
+        let slots = g.get_or_insert_with(|| (0..self.counts.len()).map(|_| None).collect());
+        slots[idx] = Some(ex);
+    }
+
+    pub fn sum(&self) -> f64 {
+        self.sum.get()
+    }
+
+    /// Per-bucket counts, each read once.
+    pub fn counts(&self) -> Vec<u64> {
+        self.counts
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .collect()
+    }
+}
+
+impl Kind for HistogramValue {
+    type Config = Buckets;
+    const TYPE: &'static str = "histogram";
+    fn new(b: &Buckets) -> Self {
+        HistogramValue {
+            counts: (0..b.bounds.len()).map(|_| AtomicU64::new(0)).collect(),
+            sum: AtomicF64::new(0.0),
+            exemplars: Mutex::new(None),
+        }
+    }
+    fn emit(
+        fam: &Family<Self>,
+        child: &Child<Self>,
+        base: &[(&str, &str)],
+        f: &mut dyn FnMut(&SampleRef<'_>) -> Result<()>,
+    ) -> Result<()> {
+        let name = fam.desc.name.as_str();
+        let buckets = &fam.config;
+        let exemplars = lock(&child.value.exemplars).clone();
+        // Count is derived from the same reads as the buckets: `_count` always equals the
+        // `+Inf` bucket, even while other threads observe.
+        let counts = child.value.counts();
+        let mut labels = with_label(base, ("le", ""));
+        let le_pos = labels
+            .iter()
+            .position(|(k, _)| *k == "le")
+            .expect("le inserted");
+        let mut acc = 0u64;
+        for (i, n) in counts.iter().enumerate() {
+            acc += n;
+            labels[le_pos].1 = &buckets.le[i];
+            let ex = exemplars.as_ref().and_then(|e| e[i].as_ref());
+            f(&sample(&[name, "_bucket"], &labels, acc as f64, ex))?;
+        }
+        f(&sample(&[name, "_count"], base, acc as f64, None))?;
+        if buckets.bounds[0] >= 0.0 {
+            f(&sample(&[name, "_sum"], base, child.value.sum(), None))?;
+        }
+        emit_created(fam, child, base, f)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Info
+
+pub struct InfoValue {
+    labels: Mutex<Vec<(String, String)>>,
+}
+
+impl InfoValue {
+    pub fn set(&self, pairs: Vec<(String, String)>) {
+        *lock(&self.labels) = pairs;
+    }
+
+    pub fn get(&self) -> Vec<(String, String)> {
+        lock(&self.labels).clone()
+    }
+}
+
+impl Kind for InfoValue {
+    type Config = ();
+    const TYPE: &'static str = "info";
+    fn new(_: &()) -> Self {
+        InfoValue {
+            labels: Mutex::new(Vec::new()),
+        }
+    }
+    fn emit(
+        fam: &Family<Self>,
+        child: &Child<Self>,
+        base: &[(&str, &str)],
+        f: &mut dyn FnMut(&SampleRef<'_>) -> Result<()>,
+    ) -> Result<()> {
+        let pairs = child.value.get();
+        let mut labels: Vec<(&str, &str)> = base.to_vec();
+        labels.extend(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        labels.sort_by(|a, b| a.0.cmp(b.0));
+        f(&sample(&[&fam.desc.name, "_info"], &labels, 1.0, None))
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Enum (OpenMetrics stateset)
+
+pub struct StateSetValue {
+    state: AtomicUsize,
+}
+
+impl StateSetValue {
+    pub fn set(&self, idx: usize) {
+        self.state.store(idx, Ordering::Relaxed);
+    }
+
+    pub fn get(&self) -> usize {
+        self.state.load(Ordering::Relaxed)
+    }
+}
+
+impl Kind for StateSetValue {
+    /// The states, in declaration order.
+    type Config = Box<[String]>;
+    const TYPE: &'static str = "stateset";
+    fn new(_: &Box<[String]>) -> Self {
+        StateSetValue {
+            state: AtomicUsize::new(0),
+        }
+    }
+    fn emit(
+        fam: &Family<Self>,
+        child: &Child<Self>,
+        base: &[(&str, &str)],
+        f: &mut dyn FnMut(&SampleRef<'_>) -> Result<()>,
+    ) -> Result<()> {
+        let name = fam.desc.name.as_str();
+        let current = child.value.get();
+        for (i, state) in fam.config.iter().enumerate() {
+            let labels = with_label(base, (name, state));
+            let v = if i == current { 1.0 } else { 0.0 };
+            f(&sample(&[name], &labels, v, None))?;
+        }
+        Ok(())
+    }
+}
+
+/// Used by encoders' callers that want exemplars with a float timestamp.
+pub fn exemplar(labels: Vec<(String, String)>, value: f64, ts: f64) -> Exemplar {
+    Exemplar {
+        labels,
+        value,
+        timestamp: Some(Timestamp::Float(ts)),
+    }
+}

@@ -1,0 +1,207 @@
+//! The data model every encoder reads: metric families made of samples.
+//!
+//! Native metrics expose their live storage through [`FamilySource`] without copying it;
+//! families coming from elsewhere (a Python collector) are converted to [`OwnedFamily`].
+
+use crate::core::error::Result;
+use crate::core::fmt;
+
+/// A sample timestamp, kept as the text each format needs.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Timestamp {
+    /// Seconds as a float: OpenMetrics writes its `repr`, text writes `int(ts * 1000)`.
+    Float(f64),
+    /// Anything else (an int, a `Timestamp(sec, nsec)`): its `str()` and its milliseconds.
+    Exact { text: String, millis: i128 },
+}
+
+impl Timestamp {
+    pub fn write_openmetrics(&self, out: &mut String) {
+        match self {
+            Timestamp::Float(v) => fmt::write_py_repr(out, *v),
+            Timestamp::Exact { text, .. } => out.push_str(text),
+        }
+    }
+
+    pub fn write_millis(&self, out: &mut String) {
+        use std::fmt::Write;
+        match self {
+            Timestamp::Float(v) => {
+                let ms = (v * 1000.0).trunc();
+                if ms.abs() < 9.0e15 {
+                    let _ = write!(out, "{}", ms as i64);
+                } else {
+                    let _ = write!(out, "{ms:.0}");
+                }
+            }
+            Timestamp::Exact { millis, .. } => {
+                let _ = write!(out, "{millis}");
+            }
+        }
+    }
+}
+
+/// An exemplar attached to a counter or histogram-bucket sample.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Exemplar {
+    pub labels: Vec<(String, String)>,
+    pub value: f64,
+    pub timestamp: Option<Timestamp>,
+}
+
+/// One sample as the encoders see it. `name` is split in parts (`["req", "_bucket"]`) so
+/// native metrics need not build strings; `labels` are sorted by name.
+pub struct SampleRef<'a> {
+    pub name: &'a [&'a str],
+    pub labels: &'a [(&'a str, &'a str)],
+    pub value: Option<f64>,
+    pub timestamp: Option<&'a Timestamp>,
+    pub exemplar: Option<&'a Exemplar>,
+    /// OpenMetrics 2.0 native-histogram value text (`{count:…}`), pre-rendered.
+    pub native_histogram: Option<&'a str>,
+    pub native_exemplars: &'a [Exemplar],
+}
+
+impl SampleRef<'_> {
+    /// Whether the sample's name is exactly `base` followed by `suffix`.
+    pub fn name_is(&self, base: &str, suffix: &str) -> bool {
+        let total: usize = self.name.iter().map(|p| p.len()).sum();
+        if total != base.len() + suffix.len() {
+            return false;
+        }
+        if let [a, b] = self.name {
+            if a.len() == base.len() {
+                return *a == base && *b == suffix;
+            }
+        }
+        let mut want = base.bytes().chain(suffix.bytes());
+        self.name
+            .iter()
+            .flat_map(|p| p.bytes())
+            .all(|b| want.next() == Some(b))
+    }
+
+    pub fn name_ends_with(&self, suffix: &str) -> bool {
+        let full: String = self.name.concat();
+        full.ends_with(suffix)
+    }
+
+    pub fn write_name(&self, out: &mut String) {
+        for p in self.name {
+            out.push_str(p);
+        }
+    }
+}
+
+/// A metric family: name, HELP, type, unit and a way to walk its samples in order.
+pub trait FamilySource {
+    fn name(&self) -> &str;
+    fn help(&self) -> &str;
+    /// The OpenMetrics type: counter, gauge, summary, histogram, gaugehistogram, unknown,
+    /// info or stateset.
+    fn type_name(&self) -> &str;
+    fn unit(&self) -> &str;
+    fn for_each_sample(&self, f: &mut dyn FnMut(&SampleRef<'_>) -> Result<()>) -> Result<()>;
+}
+
+/// A sample owned by an [`OwnedFamily`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct OwnedSample {
+    pub name: String,
+    /// Sorted by label name.
+    pub labels: Vec<(String, String)>,
+    pub value: Option<f64>,
+    pub timestamp: Option<Timestamp>,
+    pub exemplar: Option<Exemplar>,
+    pub native_histogram: Option<String>,
+    pub native_exemplars: Vec<Exemplar>,
+}
+
+impl OwnedSample {
+    pub fn new(
+        name: impl Into<String>,
+        mut labels: Vec<(String, String)>,
+        value: f64,
+    ) -> OwnedSample {
+        labels.sort_by(|a, b| a.0.cmp(&b.0));
+        OwnedSample {
+            name: name.into(),
+            labels,
+            value: Some(value),
+            timestamp: None,
+            exemplar: None,
+            native_histogram: None,
+            native_exemplars: Vec::new(),
+        }
+    }
+}
+
+/// A family held by value (from a foreign collector, or built for target info).
+#[derive(Clone, Debug, PartialEq)]
+pub struct OwnedFamily {
+    pub name: String,
+    pub help: String,
+    pub type_name: String,
+    pub unit: String,
+    pub samples: Vec<OwnedSample>,
+}
+
+impl FamilySource for OwnedFamily {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn help(&self) -> &str {
+        &self.help
+    }
+    fn type_name(&self) -> &str {
+        &self.type_name
+    }
+    fn unit(&self) -> &str {
+        &self.unit
+    }
+    fn for_each_sample(&self, f: &mut dyn FnMut(&SampleRef<'_>) -> Result<()>) -> Result<()> {
+        let mut labels: Vec<(&str, &str)> = Vec::new();
+        for s in &self.samples {
+            labels.clear();
+            labels.extend(s.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            f(&SampleRef {
+                name: &[s.name.as_str()],
+                labels: &labels,
+                value: s.value,
+                timestamp: s.timestamp.as_ref(),
+                exemplar: s.exemplar.as_ref(),
+                native_histogram: s.native_histogram.as_deref(),
+                native_exemplars: &s.native_exemplars,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// Copies any family into an [`OwnedFamily`] (used to hand native families to Python).
+pub fn to_owned_family(src: &dyn FamilySource) -> Result<OwnedFamily> {
+    let mut samples = Vec::new();
+    src.for_each_sample(&mut |s| {
+        samples.push(OwnedSample {
+            name: s.name.concat(),
+            labels: s
+                .labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            value: s.value,
+            timestamp: s.timestamp.cloned(),
+            exemplar: s.exemplar.cloned(),
+            native_histogram: s.native_histogram.map(str::to_string),
+            native_exemplars: s.native_exemplars.to_vec(),
+        });
+        Ok(())
+    })?;
+    Ok(OwnedFamily {
+        name: src.name().to_string(),
+        help: src.help().to_string(),
+        type_name: src.type_name().to_string(),
+        unit: src.unit().to_string(),
+        samples,
+    })
+}

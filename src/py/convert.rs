@@ -1,0 +1,192 @@
+//! Metric families between the core's model and fastprom's Python classes
+//! (`fastprom.metrics_core.Metric`, `fastprom.samples.Sample`), in both directions.
+
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyFloat, PyList, PyString};
+
+use crate::core::error::Result as CoreResult;
+use crate::core::model::{Exemplar, FamilySource, OwnedFamily, OwnedSample, Timestamp};
+use crate::py::util::{python_attr, str_pairs, to_float};
+
+static METRIC: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static SAMPLE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static EXEMPLAR: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static NATIVE_VALUE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+fn labels_dict<'py, 'a>(
+    py: Python<'py>,
+    labels: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    for (k, v) in labels {
+        d.set_item(k, v)?;
+    }
+    Ok(d)
+}
+
+fn timestamp_to_py<'py>(py: Python<'py>, ts: Option<&Timestamp>) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match ts {
+        None => py.None().into_bound(py),
+        Some(Timestamp::Float(f)) => PyFloat::new(py, *f).into_any(),
+        Some(Timestamp::Exact { text, .. }) => PyString::new(py, text).into_any(),
+    })
+}
+
+fn exemplar_to_py<'py>(py: Python<'py>, ex: &Exemplar) -> PyResult<Bound<'py, PyAny>> {
+    let labels = labels_dict(py, ex.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+    python_attr(py, &EXEMPLAR, "fastprom.samples", "Exemplar")?.call1((
+        labels,
+        ex.value,
+        timestamp_to_py(py, ex.timestamp.as_ref())?,
+    ))
+}
+
+/// `Metric` objects for a native family (`collect()`); without samples for `describe()`.
+pub fn family_to_py<'py>(
+    py: Python<'py>,
+    fam: &dyn FamilySource,
+    with_samples: bool,
+) -> PyResult<Bound<'py, PyAny>> {
+    let metric = python_attr(py, &METRIC, "fastprom.metrics_core", "Metric")?.call1((
+        fam.name(),
+        fam.help(),
+        fam.type_name(),
+        fam.unit(),
+    ))?;
+    if with_samples {
+        let sample_cls = python_attr(py, &SAMPLE, "fastprom.samples", "Sample")?;
+        let samples = PyList::empty(py);
+        let mut err: Option<PyErr> = None;
+        let res: CoreResult<()> = fam.for_each_sample(&mut |s| {
+            let build = || -> PyResult<Bound<'py, PyAny>> {
+                let labels = labels_dict(py, s.labels.iter().copied())?;
+                let ex = match s.exemplar {
+                    Some(e) => exemplar_to_py(py, e)?,
+                    None => py.None().into_bound(py),
+                };
+                let value = match s.value {
+                    Some(v) => PyFloat::new(py, v).into_any(),
+                    None => py.None().into_bound(py),
+                };
+                sample_cls.call1((
+                    s.name.concat(),
+                    labels,
+                    value,
+                    timestamp_to_py(py, s.timestamp)?,
+                    ex,
+                ))
+            };
+            match build().and_then(|o| samples.append(o)) {
+                Ok(()) => Ok(()),
+                Err(e) => {
+                    err = Some(e);
+                    Err(crate::core::error::Error::Runtime(String::new()))
+                }
+            }
+        });
+        if let Some(e) = err {
+            return Err(e);
+        }
+        res?;
+        metric.setattr(pyo3::intern!(py, "samples"), samples)?;
+    }
+    Ok(metric)
+}
+
+fn timestamp_from_py(v: &Bound<'_, PyAny>) -> PyResult<Option<Timestamp>> {
+    if v.is_none() {
+        return Ok(None);
+    }
+    if let Ok(f) = v.cast_exact::<PyFloat>() {
+        return Ok(Some(Timestamp::Float(f.value())));
+    }
+    let seconds = to_float(v)?;
+    Ok(Some(Timestamp::Exact {
+        text: v.str()?.to_str()?.to_owned(),
+        millis: (seconds * 1000.0).trunc() as i128,
+    }))
+}
+
+fn exemplar_from_py(v: &Bound<'_, PyAny>) -> PyResult<Option<Exemplar>> {
+    if v.is_none() || !v.is_truthy()? {
+        return Ok(None);
+    }
+    let py = v.py();
+    let labels = v.getattr(pyo3::intern!(py, "labels"))?;
+    let labels = labels
+        .cast::<PyDict>()
+        .map_err(|_| PyTypeError::new_err("exemplar labels must be a dict"))?;
+    Ok(Some(Exemplar {
+        labels: str_pairs(labels, "exemplar label")?,
+        value: to_float(&v.getattr(pyo3::intern!(py, "value"))?)?,
+        timestamp: timestamp_from_py(&v.getattr(pyo3::intern!(py, "timestamp"))?)?,
+    }))
+}
+
+fn sample_from_py(s: &Bound<'_, PyAny>) -> PyResult<OwnedSample> {
+    let py = s.py();
+    let name: String = s.getattr(pyo3::intern!(py, "name"))?.extract()?;
+    let labels = s.getattr(pyo3::intern!(py, "labels"))?;
+    let labels = labels
+        .cast::<PyDict>()
+        .map_err(|_| PyTypeError::new_err(format!("labels of sample {name} must be a dict")))?;
+    let mut labels = str_pairs(labels, "label")?;
+    labels.sort_by(|a, b| a.0.cmp(&b.0));
+    let value = s.getattr(pyo3::intern!(py, "value"))?;
+    let value = if value.is_none() {
+        None
+    } else {
+        Some(to_float(&value)?)
+    };
+    let mut sample = OwnedSample {
+        name,
+        labels,
+        value,
+        timestamp: timestamp_from_py(&s.getattr(pyo3::intern!(py, "timestamp"))?)?,
+        exemplar: exemplar_from_py(&s.getattr(pyo3::intern!(py, "exemplar"))?)?,
+        native_histogram: None,
+        native_exemplars: Vec::new(),
+    };
+    // Older Sample types have no native_histogram field.
+    if let Ok(nh) = s.getattr(pyo3::intern!(py, "native_histogram")) {
+        if !nh.is_none() {
+            let text = python_attr(
+                py,
+                &NATIVE_VALUE,
+                "fastprom.openmetrics.exposition",
+                "_native_histogram_value",
+            )?
+            .call1((&nh,))?
+            .extract::<String>()?;
+            sample.native_histogram = Some(text);
+            let exemplars = nh.getattr(pyo3::intern!(py, "nh_exemplars"))?;
+            if !exemplars.is_none() {
+                for ex in exemplars.try_iter()? {
+                    if let Some(e) = exemplar_from_py(&ex?)? {
+                        sample.native_exemplars.push(e);
+                    }
+                }
+            }
+        }
+    }
+    Ok(sample)
+}
+
+/// Any `Metric`-like object (fastprom's or prometheus_client's) → an owned family.
+pub fn family_from_py(m: &Bound<'_, PyAny>) -> PyResult<OwnedFamily> {
+    let py = m.py();
+    let samples = m
+        .getattr(pyo3::intern!(py, "samples"))?
+        .try_iter()?
+        .map(|s| sample_from_py(&s?))
+        .collect::<PyResult<Vec<_>>>()?;
+    Ok(OwnedFamily {
+        name: m.getattr(pyo3::intern!(py, "name"))?.extract()?,
+        help: m.getattr(pyo3::intern!(py, "documentation"))?.extract()?,
+        type_name: m.getattr(pyo3::intern!(py, "type"))?.extract()?,
+        unit: m.getattr(pyo3::intern!(py, "unit"))?.extract()?,
+        samples,
+    })
+}

@@ -1,0 +1,117 @@
+//! Conversions shared by the glue: label values, amounts, the clock, Python classes.
+
+use std::borrow::Cow;
+
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyFloat, PyInt, PyString, PyTuple};
+use smallvec::SmallVec;
+
+/// Label values of one call: borrowed from exact `str` arguments, `str()` of anything else.
+pub type Values<'a> = SmallVec<[Cow<'a, str>; 6]>;
+
+/// `str(value)` as prometheus_client applies it to label values.
+#[inline]
+pub fn label_value<'a>(v: Borrowed<'a, '_, PyAny>) -> PyResult<Cow<'a, str>> {
+    if let Ok(s) = v.cast_exact::<PyString>() {
+        let mut size: pyo3::ffi::Py_ssize_t = 0;
+        // SAFETY: `s` is a str object borrowed for 'a (an item of the caller's tuple or
+        // dict); CPython caches its UTF-8 form inside the object, valid while it lives.
+        let ptr = unsafe { pyo3::ffi::PyUnicode_AsUTF8AndSize(s.as_ptr(), &mut size) };
+        if ptr.is_null() {
+            return Err(PyErr::fetch(v.py()));
+        }
+        // SAFETY: CPython returned `size` bytes of valid UTF-8 at `ptr`.
+        let text = unsafe {
+            std::str::from_utf8_unchecked(std::slice::from_raw_parts(
+                ptr.cast::<u8>(),
+                size as usize,
+            ))
+        };
+        return Ok(Cow::Borrowed(text));
+    }
+    Ok(Cow::Owned(v.str()?.to_str()?.to_owned()))
+}
+
+pub fn tuple_values<'a>(t: &'a Bound<'_, PyTuple>) -> PyResult<Values<'a>> {
+    let mut out = Values::new();
+    for i in 0..t.len() {
+        out.push(label_value(t.get_borrowed_item(i)?)?);
+    }
+    Ok(out)
+}
+
+/// A number argument such as `inc(amount)`: floats and ints (also huge ones, which raise
+/// OverflowError); anything else is a TypeError, as in prometheus_client's arithmetic.
+#[inline]
+pub fn number(v: Option<&Bound<'_, PyAny>>, default: f64) -> PyResult<f64> {
+    let Some(v) = v else { return Ok(default) };
+    if let Ok(f) = v.cast_exact::<PyFloat>() {
+        return Ok(f.value());
+    }
+    if v.is_instance_of::<PyFloat>() || v.is_instance_of::<PyInt>() || v.hasattr("__float__")? {
+        return v.extract::<f64>();
+    }
+    Err(PyTypeError::new_err(format!(
+        "amount must be a number, not '{}'",
+        v.get_type().name()?
+    )))
+}
+
+/// `float(value)` (Gauge.set accepts strings, as prometheus_client does).
+pub fn to_float(v: &Bound<'_, PyAny>) -> PyResult<f64> {
+    if let Ok(f) = v.cast_exact::<PyFloat>() {
+        return Ok(f.value());
+    }
+    let builtins_float = v.py().get_type::<PyFloat>();
+    builtins_float.call1((v,))?.extract::<f64>()
+}
+
+static TIME_MODULE: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+
+/// `time.time()`, looked up on every call so that tests patching `time.time` see it.
+pub fn now(py: Python<'_>) -> PyResult<f64> {
+    let m = TIME_MODULE.get_or_try_init(py, || PyModule::import(py, "time").map(Bound::unbind))?;
+    m.bind(py)
+        .getattr(pyo3::intern!(py, "time"))?
+        .call0()?
+        .extract()
+}
+
+/// A class or function of fastprom's Python layer, imported once.
+pub fn python_attr<'py>(
+    py: Python<'py>,
+    cell: &'static PyOnceLock<Py<PyAny>>,
+    module: &str,
+    name: &str,
+) -> PyResult<Bound<'py, PyAny>> {
+    cell.get_or_try_init(py, || {
+        Ok::<_, PyErr>(PyModule::import(py, module)?.getattr(name)?.unbind())
+    })
+    .map(|o| o.bind(py).clone())
+}
+
+/// `dict[str, str]` → sorted pairs; non-str keys or values are a TypeError naming them.
+pub fn str_pairs(d: &Bound<'_, PyDict>, what: &str) -> PyResult<Vec<(String, String)>> {
+    let mut out = Vec::with_capacity(d.len());
+    for (k, v) in d.iter() {
+        let key: String = k.extract().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "{what} names must be str, got {}",
+                k.repr().map(|r| r.to_string()).unwrap_or_default()
+            ))
+        })?;
+        let value: String = v.extract().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "{what} value for {key:?} must be str, got {}",
+                v.get_type()
+                    .name()
+                    .map(|n| n.to_string())
+                    .unwrap_or_default()
+            ))
+        })?;
+        out.push((key, value));
+    }
+    Ok(out)
+}
