@@ -295,7 +295,16 @@ class PrometheusMiddleware:
 
     def _record(self, scope: Scope, root_path: str, method: str, status: int, duration: float,
                 first_byte: float, request_bytes: int, response_bytes: int) -> None:
-        target = _matched_route(scope)
+        # What the router resolved: FastAPI's route context (FastAPI >= 0.137 hands requests of
+        # included routers to the original route object, whose path_format lacks the include_router
+        # prefixes; the full template is on the context), else the route, else the endpoint (plain
+        # Starlette routes set only that).
+        fastapi_scope = scope.get("fastapi")
+        target = fastapi_scope.get("effective_route_context") if fastapi_scope else None
+        if target is None:
+            target = scope.get("route")
+            if target is None:
+                target = scope.get("endpoint")
         end_root_path = scope.get("root_path", "")
         key: tuple[Any, ...] = (id(target), status, method, root_path, end_root_path)
         if self._extra_getters:
@@ -357,22 +366,6 @@ class PrometheusMiddleware:
         template = templates[0] if len(set(templates)) == 1 else None
         self._endpoint_templates[id(endpoint)] = (endpoint, template)
         return template
-
-
-def _matched_route(scope: Scope) -> object:
-    """What the router resolved: the route, FastAPI's route context or, failing both, the endpoint.
-
-    FastAPI (>= 0.137) hands requests of included routers to the router's original route object,
-    whose ``path_format`` lacks the ``include_router`` prefixes; the full template is on the route
-    context it stores in ``scope["fastapi"]``.  Plain Starlette routes set only the endpoint.
-    """
-    fastapi_scope = scope.get("fastapi")
-    if fastapi_scope:
-        context = fastapi_scope.get("effective_route_context")
-        if context is not None:
-            return context
-    route = scope.get("route")
-    return route if route is not None else scope.get("endpoint")
 
 
 def _route_endpoint(route: Any) -> object:

@@ -12,10 +12,11 @@ turn and interleaved over several rounds, and loads each with wrk (``GET /items/
 * ``exporter``        starlette-exporter, ``PrometheusMiddleware`` + ``handle_metrics``
 
 and prints req/s (median and best run), p50/p99 latency, the server's CPU time per request and
-the loss against ``bare``.  Noise on a shared machine only ever lowers req/s, so the best runs are
-compared as well as the medians.  With two or more CPUs the server and wrk are pinned to
-different ones.  An in-process micro-benchmark (no sockets) then gives each middleware's own
-cost per request.
+the loss against ``bare``: of the median and of the best req/s, and the loss the CPU time per
+request implies (``1 - cpu_bare / cpu_variant``, the least noisy figure on a shared machine).
+Noise only ever lowers req/s, so the best runs are compared as well as the medians.  With two or
+more CPUs the server and wrk are pinned to different ones.  An in-process micro-benchmark (no
+sockets) then gives each middleware's own cost per request.
 
 Needs ``wrk`` (Debian package ``wrk``).  The two competitors and uvicorn's fast loop and parser
 (``uvloop``, ``httptools``) are benchmark-only dependencies, pip-installed here when missing
@@ -219,17 +220,19 @@ def micro(variant: str, requests: int, repeats: int) -> float:
     return min(times)
 
 
-def run_micro(requests: int, repeats: int) -> dict[str, float]:
-    """Each variant in its own process (the competitors register into prometheus_client's REGISTRY)."""
-    results = {}
+def run_micro(requests: int, rounds: int) -> dict[str, float]:
+    """Best µs per request of each variant over ``rounds`` interleaved child processes (one per run:
+    the competitors register into prometheus_client's global REGISTRY)."""
+    best = {variant: float("inf") for variant in VARIANTS}
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT / "python"),
                                                                    os.environ.get("PYTHONPATH")])))
-    for variant in VARIANTS:
-        command = [sys.executable, __file__, "--micro-child", variant, str(requests), str(repeats)]
-        output = subprocess.run(command, check=True, capture_output=True, text=True, env=env,
-                                timeout=600).stdout
-        results[variant] = json.loads(output.strip().splitlines()[-1])["us"]
-    return results
+    for _ in range(rounds):
+        for variant in VARIANTS:
+            command = [sys.executable, __file__, "--micro-child", variant, str(requests), "3"]
+            output = subprocess.run(command, check=True, capture_output=True, text=True, env=env,
+                                    timeout=600).stdout
+            best[variant] = min(best[variant], json.loads(output.strip().splitlines()[-1])["us"])
+    return best
 
 
 # ------------------------------------------------------------------------------------- report
@@ -241,7 +244,7 @@ def report(runs: dict[str, list[dict[str, float]]]) -> None:
     bare_best = max(r["rps"] for r in bare)
     bare_cpu = statistics.median(r["cpu_us"] for r in bare)
     header = (f"{'variant':<15} {'req/s med':>9} {'best':>7} {'p50 ms':>7} {'p99 ms':>7} {'CPU us/req':>10} "
-              f"{'loss med':>8} {'loss best':>9} {'+CPU us':>7}  runs (req/s)")
+              f"{'loss med':>8} {'loss best':>9} {'+CPU us':>7} {'loss CPU':>8}  runs (req/s)")
     print(header)
     print("-" * len(header))
     for variant, results in runs.items():
@@ -251,12 +254,13 @@ def report(runs: dict[str, list[dict[str, float]]]) -> None:
         loss = "" if variant == "bare" else f"{(1 - median / bare_median) * 100:7.1f}%"
         loss_best = "" if variant == "bare" else f"{(1 - best / bare_best) * 100:8.1f}%"
         added = "" if variant == "bare" else f"{cpu - bare_cpu:+7.1f}"
+        loss_cpu = "" if variant == "bare" else f"{(1 - bare_cpu / cpu) * 100:7.1f}%"
         errors = sum(r["errors"] for r in results)
         per_run = " ".join(f"{r['rps']:.0f}" for r in results)
         p50 = statistics.median(r["p50_ms"] for r in results)
         p99 = statistics.median(r["p99_ms"] for r in results)
         print(f"{variant:<15} {median:9.0f} {best:7.0f} {p50:7.2f} {p99:7.2f} {cpu:10.1f} {loss:>8} "
-              f"{loss_best:>9} {added:>7}  {per_run}"
+              f"{loss_best:>9} {added:>7} {loss_cpu:>8}  {per_run}"
               + (f"  ({errors} non-2xx)" if errors else ""))
 
 
@@ -267,8 +271,8 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=6, help="seconds of load per run (default 6)")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
     parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
-    parser.add_argument("--micro-requests", type=int, default=5000,
-                        help="in-process requests per repeat, 0 to skip the micro-benchmark (default 5000)")
+    parser.add_argument("--micro-requests", type=int, default=3000,
+                        help="in-process requests per repeat, 0 to skip the micro-benchmark (default 3000)")
     parser.add_argument("--no-install", action="store_true", help="fail instead of pip-installing deps")
     parser.add_argument("--micro-child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -296,10 +300,11 @@ def main() -> None:
     print()
     report(runs)
     if args.micro_requests:
-        print(f"\nin-process, no server (best of 3 x {args.micro_requests} requests), us per request:")
-        micro_results = run_micro(args.micro_requests, 3)
+        print(f"\nin-process, no server (best of {args.rounds} x 3 x {args.micro_requests} requests), "
+              "us per request:")
+        micro_results = run_micro(args.micro_requests, args.rounds)
         for variant, us in micro_results.items():
-            added = "" if variant == "bare" else f"  (+{us - micro_results['bare']:.1f})"
+            added = "" if variant == "bare" else f"  ({us - micro_results['bare']:+.1f})"
             print(f"  {variant:<15} {us:7.1f}{added}")
 
 

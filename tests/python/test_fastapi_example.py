@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
-
 from _servers import uvicorn
 from test_fastapi_server import parse_samples
 
