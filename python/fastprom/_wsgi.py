@@ -76,7 +76,7 @@ def _address_family(addr: str, port: int) -> tuple[socket.AddressFamily, str]:
     family, _, _, _, sockaddr = socket.getaddrinfo(
         addr, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
     )[0]
-    return family, sockaddr[0]
+    return family, str(sockaddr[0])
 
 
 def _server_ssl_context(
@@ -129,7 +129,8 @@ def start_wsgi_server(
     """
     family, bind_addr = _address_family(addr, port)
     server_class = type("ThreadingWSGIServer", (ThreadingWSGIServer,), {"address_family": family})
-    server = make_server(bind_addr, port, make_wsgi_app(registry), server_class, handler_class=_SilentHandler)
+    server: WSGIServer = make_server(bind_addr, port, make_wsgi_app(registry), server_class,
+                                     handler_class=_SilentHandler)
     if certfile and keyfile:
         context = _server_ssl_context(certfile, keyfile, protocol, client_cafile, client_capath,
                                       client_auth_required, tls_min_version, tls_max_version)

@@ -300,7 +300,7 @@ class PrometheusMiddleware:
         # prefixes; the full template is on the context), else the route, else the endpoint (plain
         # Starlette routes set only that).
         fastapi_scope = scope.get("fastapi")
-        target = fastapi_scope.get("effective_route_context") if fastapi_scope else None
+        target = fastapi_scope.get("effective_route_context") if isinstance(fastapi_scope, dict) else None
         if target is None:
             target = scope.get("route")
             if target is None:

@@ -75,13 +75,25 @@ def fastapi_app(registry: CollectorRegistry, **options: Any) -> FastAPI:
     return app
 
 
-def test_nested_router_prefixes_and_root_path() -> None:
+def test_nested_router_prefixes_mounts_and_root_path() -> None:
     registry = CollectorRegistry()
     app = fastapi_app(registry)
+    sub = FastAPI()
+    reports = APIRouter(prefix="/reports")
+
+    @reports.get("/{report_id}")
+    async def report(report_id: str) -> dict[str, str]:
+        return {"id": report_id}
+
+    sub.include_router(reports, prefix="/v2")
+    app.mount("/sub", sub)
     call(app, http_scope("/v1/api/users/7"))
     call(app, http_scope("/v1/api/users/8", root_path="/proxy"))  # e.g. uvicorn --root-path
-    assert value(registry, "http_requests_total", method="GET", route="/v1/api/users/{user_id}",
-                 status="200") == 2
+    call(app, http_scope("/sub/v2/reports/q3"))
+    call(app, http_scope("/sub/v2/reports/q4", root_path="/proxy"))
+    ok = {"method": "GET", "status": "200"}
+    assert value(registry, "http_requests_total", route="/v1/api/users/{user_id}", **ok) == 2
+    assert value(registry, "http_requests_total", route="/sub/v2/reports/{report_id}", **ok) == 2
 
 
 def test_starlette_routes_and_mounts() -> None:
