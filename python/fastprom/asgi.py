@@ -55,8 +55,8 @@ class _MetricsApp:
             raise ValueError(f"the metrics app serves HTTP only, got an ASGI {scope['type']!r} scope")
         accept: list[str] = []
         accept_encoding: list[str] = []
-        for name, value in scope["headers"]:
-            name = name.lower()
+        for raw_name, value in scope["headers"]:
+            name = raw_name.lower()
             if name == b"accept":
                 accept.append(value.decode("latin-1"))
             elif name == b"accept-encoding":
@@ -87,6 +87,7 @@ def make_asgi_app(registry: CollectorRegistry = REGISTRY, disable_compression: b
 
 
 def _status_labels(group: bool) -> dict[int, str]:
+    """Status label of every valid status code: ``"404"``, or ``"4xx"`` when grouped."""
     return {code: f"{code // 100}xx" if group else str(code) for code in range(100, 600)}
 
 
@@ -97,37 +98,44 @@ _Children = tuple[object, Any, Any, Any, Any, Any]
 
 
 class _Metrics:
-    """The metric families of one middleware configuration."""
+    """The metric families of one middleware configuration, registered all or none."""
 
     def __init__(self, registry: CollectorRegistry, namespace: str, buckets: Sequence[float],
                  label_names: tuple[str, ...]) -> None:
         route_labels = ("method", "route", *label_names)
-        self.requests = Counter(
-            "http_requests", "HTTP requests handled, by method, route template and status code.",
-            ("method", "route", "status", *label_names), namespace=namespace, registry=registry,
-        )
-        self.duration = Histogram(
-            "http_request_duration_seconds",
-            "Time from receiving an HTTP request to sending the last byte of its response.",
-            route_labels, namespace=namespace, registry=registry, buckets=buckets,
-        )
-        self.first_byte = Histogram(
-            "http_time_to_first_byte_seconds",
-            "Time from receiving an HTTP request to sending the start of its response.",
-            route_labels, namespace=namespace, registry=registry, buckets=buckets,
-        )
-        self.in_progress = Gauge(
-            "http_requests_in_progress", "HTTP requests being handled, by method.",
-            ("method",), namespace=namespace, registry=registry,
-        )
-        self.request_size = Summary(
-            "http_request_size_bytes", "Size of HTTP request bodies as received.",
-            route_labels, namespace=namespace, registry=registry,
-        )
-        self.response_size = Summary(
-            "http_response_size_bytes", "Size of HTTP response bodies as sent.",
-            route_labels, namespace=namespace, registry=registry,
-        )
+        created: list[Any] = []
+
+        def add(kind: Any, name: str, documentation: str, labels: Sequence[str], **options: Any) -> Any:
+            metric = kind(name, documentation, labels, namespace=namespace, registry=registry, **options)
+            created.append(metric)
+            return metric
+
+        try:
+            self.requests = add(
+                Counter, "http_requests", "HTTP requests handled, by method, route template and status code.",
+                ("method", "route", "status", *label_names))
+            self.duration = add(
+                Histogram, "http_request_duration_seconds",
+                "Time from receiving an HTTP request to sending the last byte of its response.",
+                route_labels, buckets=buckets)
+            self.first_byte = add(
+                Histogram, "http_time_to_first_byte_seconds",
+                "Time from receiving an HTTP request to sending the start of its response.",
+                route_labels, buckets=buckets)
+            self.in_progress = add(
+                Gauge, "http_requests_in_progress", "HTTP requests being handled, by method.", ("method",))
+            self.request_size = add(
+                Summary, "http_request_size_bytes", "Size of HTTP request bodies as received.", route_labels)
+            self.response_size = add(
+                Summary, "http_response_size_bytes", "Size of HTTP response bodies as sent.", route_labels)
+        except ValueError as exc:
+            for metric in created:
+                registry.unregister(metric)
+            raise ValueError(
+                f"PrometheusMiddleware cannot register its metrics: {exc}. The registry already has metrics "
+                "of these names (another middleware with a different namespace, buckets or extra_labels, "
+                "or your own); pass another registry= or namespace="
+            ) from exc
 
 
 # Metric families already registered, shared by every middleware built with the same registry and
@@ -236,7 +244,6 @@ class PrometheusMiddleware:
         first_byte = 0.0
         request_bytes = 0
         response_bytes = 0
-        trailers = False
         finished = False
         disconnected = False
 
@@ -250,29 +257,27 @@ class PrometheusMiddleware:
             return message
 
         async def send_wrapper(message: Message) -> None:
-            nonlocal status, first_byte, response_bytes, trailers, finished, disconnected
-            kind = message["type"]
-            if kind == "http.response.start":
-                status = message["status"]
-                trailers = message.get("trailers", False)
-                last = False
-            elif kind == "http.response.body":
-                response_bytes += len(message.get("body", b""))
-                last = not (message.get("more_body", False) or trailers)
-            else:  # trailers, or an extension such as http.response.pathsend
-                last = not message.get("more_trailers", False)
+            nonlocal status, first_byte, response_bytes, finished, disconnected
             try:
                 await send(message)
             except OSError:  # ASGI >= 2.4 servers raise it when the client has gone away
                 disconnected = True
                 raise
-            if last:
-                finished = True
-                in_progress.dec()
-                self._record(scope, root_path, method, status, perf_counter() - start, first_byte,
-                             request_bytes, response_bytes)
+            kind = message["type"]
+            if kind == "http.response.body":
+                response_bytes += len(message.get("body", b""))
+                if message.get("more_body", False):
+                    return
             elif kind == "http.response.start":
+                status = message["status"]
                 first_byte = perf_counter() - start
+                return
+            elif kind != "http.response.pathsend":  # trailers: sent after the body has ended
+                return
+            finished = True
+            in_progress.dec()
+            self._record(scope, root_path, method, status, perf_counter() - start, first_byte,
+                         request_bytes, response_bytes)
 
         failed = False
         try:

@@ -257,6 +257,20 @@ def test_bad_options_raise_clear_errors() -> None:
         PrometheusMiddleware(app, registry=CollectorRegistry(), extra_labels={"le": str})
 
 
+def test_name_clash_raises_and_registers_nothing() -> None:
+    from fastprom.metrics import Summary
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        return None
+
+    registry = CollectorRegistry()
+    Summary("http_response_size_bytes", "Mine.", registry=registry)
+    with pytest.raises(ValueError, match="PrometheusMiddleware cannot register its metrics"):
+        PrometheusMiddleware(app, registry=registry)
+    assert [m.name for m in registry.collect()] == ["http_response_size_bytes"]
+    PrometheusMiddleware(app, registry=registry, namespace="web")  # nothing half-registered in the way
+
+
 def test_middleware_metric_names_pass_promtool_lint() -> None:
     if binary("promtool") is None:
         pytest.skip("promtool not installed (Debian package prometheus)")
