@@ -1,0 +1,50 @@
+"""One-call instrumentation of a FastAPI (or Starlette) application."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, TypeVar
+
+from .asgi import PrometheusMiddleware, make_asgi_app
+from .registry import REGISTRY, CollectorRegistry
+
+__all__ = ["instrument"]
+
+AppT = TypeVar("AppT")
+
+
+def instrument(
+    app: AppT,
+    *,
+    metrics_path: str | None = "/metrics",
+    registry: CollectorRegistry = REGISTRY,
+    disable_compression: bool = False,
+    excluded_paths: Iterable[str] | None = None,
+    **options: Any,
+) -> AppT:
+    """Add :class:`~fastprom.asgi.PrometheusMiddleware` and a metrics route to ``app``; return ``app``.
+
+    The route answers ``GET metrics_path`` itself (no redirect to a trailing slash), is hidden
+    from the OpenAPI schema and serves ``registry`` like :func:`~fastprom.asgi.make_asgi_app`.
+    ``metrics_path=None`` adds the middleware only.  ``excluded_paths`` defaults to the metrics
+    path; the other keyword arguments go to the middleware (``namespace``, ``buckets``,
+    ``group_status_codes``, ``extra_labels``, ``unmatched_route``).
+
+    Call it before the application starts serving: Starlette refuses new middleware afterwards.
+    """
+    add_middleware = getattr(app, "add_middleware", None)
+    if add_middleware is None or not hasattr(app, "add_route"):
+        raise TypeError(f"instrument() needs a FastAPI or Starlette application, got {app!r}")
+    if metrics_path is not None and not metrics_path.startswith("/"):
+        raise ValueError(f"metrics_path must start with '/', got {metrics_path!r}")
+    if excluded_paths is None:
+        excluded_paths = () if metrics_path is None else (metrics_path,)
+    add_middleware(PrometheusMiddleware, registry=registry, excluded_paths=tuple(excluded_paths), **options)
+    if metrics_path is not None:
+        app.add_route(  # type: ignore[attr-defined]
+            metrics_path,
+            make_asgi_app(registry, disable_compression),
+            methods=["GET"],
+            include_in_schema=False,
+        )
+    return app

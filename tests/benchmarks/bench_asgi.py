@@ -1,0 +1,312 @@
+"""Throughput cost of HTTP metrics middlewares on a small FastAPI app (not a test).
+
+    python tests/benchmarks/bench_asgi.py                # default run, about 2.5 minutes
+    python tests/benchmarks/bench_asgi.py --rounds 5 --duration 10 --connections 32
+
+Starts uvicorn (one worker, no access log) on 127.0.0.1 with the same app in four variants, in
+turn and interleaved over several rounds, and loads each with wrk (``GET /items/1..200``):
+
+* ``bare``            no metrics
+* ``fastprom``        ``fastprom.fastapi.instrument(app)``
+* ``instrumentator``  prometheus-fastapi-instrumentator, ``Instrumentator().instrument(app).expose(app)``
+* ``exporter``        starlette-exporter, ``PrometheusMiddleware`` + ``handle_metrics``
+
+and prints req/s (median and best run), p50/p99 latency, the server's CPU time per request and
+the loss against ``bare``: of the median and of the best req/s, and the loss the CPU time per
+request implies (``1 - cpu_bare / cpu_variant``, the least noisy figure on a shared machine).
+Noise only ever lowers req/s, so the best runs are compared as well as the medians.  With two or
+more CPUs the server and wrk are pinned to different ones.  An in-process micro-benchmark (no
+sockets) then gives each middleware's own cost per request.
+
+Needs ``wrk`` (Debian package ``wrk``).  The two competitors and uvicorn's fast loop and parser
+(``uvloop``, ``httptools``) are benchmark-only dependencies, pip-installed here when missing
+(``--no-install`` to refuse).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+VARIANTS = ("bare", "fastprom", "instrumentator", "exporter")
+BENCH_DEPENDENCIES = {  # module -> pip requirement
+    "prometheus_fastapi_instrumentator": "prometheus-fastapi-instrumentator",
+    "starlette_exporter": "starlette-exporter",
+    "uvloop": "uvloop",
+    "httptools": "httptools",
+}
+WRK_SCRIPT = """\
+local i = 0
+request = function()
+  i = (i % 200) + 1
+  return wrk.format("GET", "/items/" .. i)
+end
+"""
+
+
+# ------------------------------------------------------------------------------------- the app
+
+
+def create_app() -> Any:
+    """The benchmarked app, instrumented as ``BENCH_VARIANT`` says (uvicorn ``--factory``)."""
+    from fastapi import FastAPI
+
+    app = FastAPI()
+
+    @app.get("/items/{item_id}")
+    async def get_item(item_id: int) -> dict[str, Any]:
+        return {"id": item_id, "name": f"item-{item_id}", "price": 9.99, "tags": ["a", "b"]}
+
+    variant = os.environ.get("BENCH_VARIANT", "bare")
+    if variant == "fastprom":
+        from fastprom.fastapi import instrument
+
+        instrument(app)
+    elif variant == "instrumentator":
+        from prometheus_fastapi_instrumentator import Instrumentator
+
+        Instrumentator().instrument(app).expose(app)
+    elif variant == "exporter":
+        from starlette_exporter import PrometheusMiddleware, handle_metrics
+
+        app.add_middleware(PrometheusMiddleware)
+        app.add_route("/metrics", handle_metrics)
+    elif variant != "bare":
+        raise SystemExit(f"unknown BENCH_VARIANT {variant!r}; one of {', '.join(VARIANTS)}")
+    return app
+
+
+# ------------------------------------------------------------------------------------- set-up
+
+
+def ensure_dependencies(install: bool) -> None:
+    missing = [req for module, req in BENCH_DEPENDENCIES.items() if importlib.util.find_spec(module) is None]
+    if missing and not install:
+        raise SystemExit(f"missing benchmark dependencies: {' '.join(missing)} (pip install them)")
+    if missing:
+        print(f"installing benchmark-only dependencies: {' '.join(missing)}", flush=True)
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", *missing], check=True)
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk not found: apt-get install wrk")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def pinning() -> tuple[list[str], list[str]]:
+    """taskset prefixes for the server and wrk: different CPUs when there are two or more."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2 or shutil.which("taskset") is None:
+        return [], []
+    return ["taskset", "-c", str(cpus[1])], ["taskset", "-c", str(cpus[0])]
+
+
+# ------------------------------------------------------------------------------------- one run
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+def parse_wrk(output: str) -> dict[str, float]:
+    def latency(percent: str) -> float:
+        match = re.search(rf"^\s*{percent}%\s+([\d.]+)(us|ms|s)\s*$", output, re.MULTILINE)
+        if match is None:
+            raise RuntimeError(f"no {percent}% latency in wrk output:\n{output}")
+        return float(match.group(1)) * _UNITS[match.group(2)]
+
+    rps = re.search(r"^Requests/sec:\s+([\d.]+)", output, re.MULTILINE)
+    requests = re.search(r"^\s*(\d+) requests in", output, re.MULTILINE)
+    if rps is None or requests is None:
+        raise RuntimeError(f"unexpected wrk output:\n{output}")
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return {"rps": float(rps.group(1)), "p50_ms": latency("50"), "p99_ms": latency("99"),
+            "requests": int(requests.group(1)), "errors": int(errors.group(1)) if errors else 0}
+
+
+def run_variant(variant: str, args: argparse.Namespace, script: Path) -> dict[str, float]:
+    server_pin, wrk_pin = pinning()
+    port = free_port()
+    env = dict(os.environ, BENCH_VARIANT=variant,
+               PYTHONPATH=os.pathsep.join(filter(None, [str(HERE), str(ROOT / "python"),
+                                                        os.environ.get("PYTHONPATH")])))
+    command = [*server_pin, sys.executable, "-m", "uvicorn", "bench_asgi:create_app", "--factory",
+               "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning"]
+    server = subprocess.Popen(command, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/items/1", timeout=1) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"uvicorn ({variant}) did not start") from None
+                time.sleep(0.1)
+        wrk = ["wrk", "-t1", f"-c{args.connections}", "--latency", "-s", str(script), url]
+        subprocess.run([*wrk_pin, *wrk, "-d1s"], check=True, capture_output=True, timeout=30)  # warm-up
+        cpu_before = cpu_seconds(server.pid)
+        output = subprocess.run([*wrk_pin, *wrk, f"-d{args.duration}s"], check=True, capture_output=True,
+                                text=True, timeout=args.duration + 30).stdout
+        result = parse_wrk(output)
+        result["cpu_us"] = (cpu_seconds(server.pid) - cpu_before) / result["requests"] * 1e6
+        return result
+    finally:
+        os.kill(server.pid, signal.SIGTERM)
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            os.kill(server.pid, signal.SIGKILL)
+            server.wait(10)
+
+
+# ------------------------------------------------------------------------------- micro-benchmark
+
+
+def micro(variant: str, requests: int, repeats: int) -> float:
+    """Best of ``repeats``: µs per in-process GET /items/{1..200} through the app (no server)."""
+    os.environ["BENCH_VARIANT"] = variant
+    app = create_app()
+    scopes = [{"type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1",
+               "method": "GET", "scheme": "http", "path": f"/items/{i}", "raw_path": f"/items/{i}".encode(),
+               "query_string": b"", "root_path": "", "headers": [(b"host", b"127.0.0.1")],
+               "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000)} for i in range(1, 201)]
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        pass
+
+    async def run(count: int) -> None:
+        for k in range(count):
+            await app(dict(scopes[k % 200]), receive, send)
+
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(run(2000))
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        loop.run_until_complete(run(requests))
+        times.append((time.perf_counter() - started) / requests * 1e6)
+    loop.close()
+    return min(times)
+
+
+def run_micro(requests: int, rounds: int) -> dict[str, float]:
+    """Best µs per request of each variant over ``rounds`` interleaved child processes (one per run:
+    the competitors register into prometheus_client's global REGISTRY)."""
+    best = {variant: float("inf") for variant in VARIANTS}
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT / "python"),
+                                                                   os.environ.get("PYTHONPATH")])))
+    for _ in range(rounds):
+        for variant in VARIANTS:
+            command = [sys.executable, __file__, "--micro-child", variant, str(requests), "3"]
+            output = subprocess.run(command, check=True, capture_output=True, text=True, env=env,
+                                    timeout=600).stdout
+            best[variant] = min(best[variant], json.loads(output.strip().splitlines()[-1])["us"])
+    return best
+
+
+# ------------------------------------------------------------------------------------- report
+
+
+def report(runs: dict[str, list[dict[str, float]]]) -> None:
+    bare = runs["bare"]
+    bare_median = statistics.median(r["rps"] for r in bare)
+    bare_best = max(r["rps"] for r in bare)
+    bare_cpu = statistics.median(r["cpu_us"] for r in bare)
+    header = (f"{'variant':<15} {'req/s med':>9} {'best':>7} {'p50 ms':>7} {'p99 ms':>7} {'CPU us/req':>10} "
+              f"{'loss med':>8} {'loss best':>9} {'+CPU us':>7} {'loss CPU':>8}  runs (req/s)")
+    print(header)
+    print("-" * len(header))
+    for variant, results in runs.items():
+        median = statistics.median(r["rps"] for r in results)
+        best = max(r["rps"] for r in results)
+        cpu = statistics.median(r["cpu_us"] for r in results)
+        loss = "" if variant == "bare" else f"{(1 - median / bare_median) * 100:7.1f}%"
+        loss_best = "" if variant == "bare" else f"{(1 - best / bare_best) * 100:8.1f}%"
+        added = "" if variant == "bare" else f"{cpu - bare_cpu:+7.1f}"
+        loss_cpu = "" if variant == "bare" else f"{(1 - bare_cpu / cpu) * 100:7.1f}%"
+        errors = sum(r["errors"] for r in results)
+        per_run = " ".join(f"{r['rps']:.0f}" for r in results)
+        p50 = statistics.median(r["p50_ms"] for r in results)
+        p99 = statistics.median(r["p99_ms"] for r in results)
+        print(f"{variant:<15} {median:9.0f} {best:7.0f} {p50:7.2f} {p99:7.2f} {cpu:10.1f} {loss:>8} "
+              f"{loss_best:>9} {added:>7} {loss_cpu:>8}  {per_run}"
+              + (f"  ({errors} non-2xx)" if errors else ""))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=3, help="runs per variant, interleaved (default 3)")
+    parser.add_argument("--duration", type=int, default=6, help="seconds of load per run (default 6)")
+    parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
+    parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
+    parser.add_argument("--micro-requests", type=int, default=3000,
+                        help="in-process requests per repeat, 0 to skip the micro-benchmark (default 3000)")
+    parser.add_argument("--no-install", action="store_true", help="fail instead of pip-installing deps")
+    parser.add_argument("--micro-child", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.micro_child:
+        variant, requests, repeats = args.micro_child
+        print(json.dumps({"us": micro(variant, int(requests), int(repeats))}))
+        return
+    if "bare" not in args.variants:
+        args.variants.insert(0, "bare")
+    ensure_dependencies(not args.no_install)
+    print(f"uvicorn, 1 worker; wrk -t1 -c{args.connections} -d{args.duration}s, GET /items/1..200; "
+          f"{args.rounds} interleaved rounds; CPUs pinned: {'yes' if pinning()[0] else 'no'}", flush=True)
+    runs: dict[str, list[dict[str, float]]] = {variant: [] for variant in args.variants}
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "items.lua"
+        script.write_text(WRK_SCRIPT)
+        for round_number in range(args.rounds):
+            shift = round_number % len(args.variants)
+            for variant in args.variants[shift:] + args.variants[:shift]:
+                result = run_variant(variant, args, script)
+                runs[variant].append(result)
+                print(f"  round {round_number + 1} {variant:<15} {result['rps']:8.0f} req/s  "
+                      f"p50 {result['p50_ms']:.2f} ms  p99 {result['p99_ms']:.2f} ms  "
+                      f"{result['cpu_us']:.0f} us CPU/req", flush=True)
+    print()
+    report(runs)
+    if args.micro_requests:
+        print(f"\nin-process, no server (best of {args.rounds} x 3 x {args.micro_requests} requests), "
+              "us per request:")
+        micro_results = run_micro(args.micro_requests, args.rounds)
+        for variant, us in micro_results.items():
+            added = "" if variant == "bare" else f"  ({us - micro_results['bare']:+.1f})"
+            print(f"  {variant:<15} {us:7.1f}{added}")
+
+
+if __name__ == "__main__":
+    main()
