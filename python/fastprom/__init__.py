@@ -20,12 +20,20 @@ from . import (
     registry,
 )
 from ._core import __version__
-from ._server import start_http_server
 from .exposition import (
     CONTENT_TYPE_LATEST,
     CONTENT_TYPE_PLAIN_0_0_4,
     CONTENT_TYPE_PLAIN_1_0_0,
+    MetricsHandler,
+    delete_from_gateway,
     generate_latest,
+    instance_ip_grouping_key,
+    make_asgi_app,
+    make_wsgi_app,
+    push_to_gateway,
+    pushadd_to_gateway,
+    start_http_server,
+    start_wsgi_server,
     write_to_textfile,
 )
 from .gc_collector import GC_COLLECTOR, GCCollector
@@ -49,6 +57,7 @@ __all__ = [
     "CONTENT_TYPE_PLAIN_0_0_4",
     "CONTENT_TYPE_PLAIN_1_0_0",
     "GC_COLLECTOR",
+    "MetricsHandler",
     "PLATFORM_COLLECTOR",
     "PROCESS_COLLECTOR",
     "REGISTRY",
@@ -64,17 +73,24 @@ __all__ = [
     "ProcessCollector",
     "Summary",
     "__version__",
+    "delete_from_gateway",
     "disable_created_metrics",
     "enable_created_metrics",
     "exposition",
     "gc_collector",
     "generate_latest",
+    "instance_ip_grouping_key",
+    "make_asgi_app",
+    "make_wsgi_app",
     "metrics",
     "metrics_core",
     "platform_collector",
     "process_collector",
+    "push_to_gateway",
+    "pushadd_to_gateway",
     "registry",
     "start_http_server",
+    "start_wsgi_server",
     "write_to_textfile",
 ]
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import atexit
 import socket
 import ssl
-import threading
 from typing import Any, Callable, Tuple
 
 from . import _core
@@ -38,19 +37,24 @@ def start_http_server(
     frees the port, ``server.server_port`` is the port bound (useful with ``port=0``).
     A busy port raises ``OSError`` here, with ``errno`` set.
     """
-    family, host = _best_family(addr, port)
     if certfile and keyfile:
-        context = _tls_context(
+        # TLS is served by the Python WSGI server (prometheus_client's own behaviour).
+        from ._wsgi import start_wsgi_server
+
+        return start_wsgi_server(
+            port,
+            addr,
+            registry,  # type: ignore[arg-type]  # any collector works
             certfile,
             keyfile,
-            protocol,
             client_cafile,
             client_capath,
+            protocol,
             client_auth_required,
             tls_min_version,
             tls_max_version,
         )
-        return _start_tls_server(family, host, port, registry, context)
+    _, host = _best_family(addr, port)
     server, thread = _core.start_http_server(port, host, registry, _renderer(registry))
     atexit.register(server.shutdown)
     return server, thread
@@ -73,51 +77,3 @@ def _best_family(addr: str, port: int) -> Tuple[int, str]:
     """The family and numeric host ``addr`` resolves to first, as Python's servers choose it."""
     family, _, _, _, sockaddr = socket.getaddrinfo(addr, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
     return family, str(sockaddr[0])
-
-
-def _tls_context(
-    certfile: str,
-    keyfile: str,
-    protocol: int,
-    cafile: str | None,
-    capath: str | None,
-    client_auth_required: bool,
-    tls_min_version: ssl.TLSVersion | None,
-    tls_max_version: ssl.TLSVersion | None,
-) -> ssl.SSLContext:
-    context = ssl.SSLContext(protocol)
-    if cafile is not None or capath is not None:
-        context.load_verify_locations(cafile, capath)
-    else:
-        context.load_default_certs(ssl.Purpose.CLIENT_AUTH)
-    if client_auth_required:
-        context.verify_mode = ssl.CERT_REQUIRED
-    context.load_cert_chain(certfile, keyfile)
-    if tls_min_version is not None:
-        context.minimum_version = tls_min_version
-    if tls_max_version is not None:
-        context.maximum_version = tls_max_version
-    return context
-
-
-def _start_tls_server(
-    family: int, host: str, port: int, registry: Collector, context: ssl.SSLContext
-) -> Tuple[Any, threading.Thread]:
-    from socketserver import ThreadingMixIn
-    from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
-
-    from .exposition import make_wsgi_app
-
-    class Server(ThreadingMixIn, WSGIServer):
-        address_family = family
-        daemon_threads = True
-
-    class QuietHandler(WSGIRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    httpd = make_server(host, port, make_wsgi_app(registry), Server, handler_class=QuietHandler)
-    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    return httpd, thread

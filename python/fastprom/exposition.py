@@ -12,13 +12,20 @@ from .openmetrics import exposition as openmetrics
 from .registry import REGISTRY, Collector
 from .utils import parse_version
 
-__all__ = (
+__all__: tuple[str, ...] = (
     "CONTENT_TYPE_LATEST",
     "CONTENT_TYPE_PLAIN_0_0_4",
     "CONTENT_TYPE_PLAIN_1_0_0",
-    "choose_encoder",
+    "delete_from_gateway",
     "generate_latest",
-    "gzip_accepted",
+    "instance_ip_grouping_key",
+    "make_asgi_app",
+    "make_wsgi_app",
+    "MetricsHandler",
+    "push_to_gateway",
+    "pushadd_to_gateway",
+    "start_http_server",
+    "start_wsgi_server",
     "write_to_textfile",
 )
 
@@ -117,3 +124,30 @@ def write_to_textfile(
         if os.path.exists(tmppath):
             os.remove(tmppath)
         raise
+
+
+# The servers and the Pushgateway client live in their own modules; prometheus_client users
+# import them from here. (Imported last: they use this module's functions.)
+from ._push import (  # noqa: E402
+    basic_auth_handler,
+    default_handler,
+    delete_from_gateway,
+    instance_ip_grouping_key,
+    passthrough_redirect_handler,
+    push_to_gateway,
+    pushadd_to_gateway,
+    tls_auth_handler,
+)
+from ._server import start_http_server  # noqa: E402
+from ._wsgi import MetricsHandler, ThreadingWSGIServer, make_wsgi_app, start_wsgi_server  # noqa: E402
+from .asgi import make_asgi_app  # noqa: E402
+
+__all__ += (
+    "ThreadingWSGIServer",
+    "basic_auth_handler",
+    "choose_encoder",
+    "default_handler",
+    "gzip_accepted",
+    "passthrough_redirect_handler",
+    "tls_auth_handler",
+)
