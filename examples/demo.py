@@ -86,11 +86,9 @@ def start_prometheus(targets: list[str], port: int) -> subprocess.Popen[bytes] |
 
 def serve_and_drive(port: int, metrics_port: int) -> tuple[uvicorn.Server, threading.Thread]:
     banner("2. A FastAPI Gemini agent instrumented with fastprom, under uvicorn")
-    from agent_app import create_app  # examples/agent_app.py
+    from agent_app import create_app  # examples/agent_app.py: calls fastprom.fastapi.instrument(app)
 
-    from fastprom.fastapi import instrument
-
-    app = instrument(create_app())
+    app = create_app()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
     thread.start()
@@ -108,7 +106,7 @@ def serve_and_drive(port: int, metrics_port: int) -> tuple[uvicorn.Server, threa
             print(f"GET /ask?question={question!r:<22} -> {str(answer)[:70]}")
         streamed = client.get("/stream", params={"question": "Tell me a story"}).text
         print(f"GET /stream                          -> {len(streamed)} bytes streamed")
-        for path in ("/nope", "/items/1", "/items/2"):
+        for path in ("/docs", "/openapi.json", "/nope", "/wp-login.php"):
             print(f"GET {path:<33} -> {client.get(path).status_code}")
         metrics = client.get("/metrics").text
 
