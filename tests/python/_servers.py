@@ -149,3 +149,33 @@ def promtool_check(exposition: bytes) -> str:
                             capture_output=True, timeout=30)
     output = (result.stdout + result.stderr).decode(errors="replace").strip()
     return output if result.returncode or output else ""
+
+
+@dataclass
+class Certificates:
+    """A throw-away CA, and a server (for 127.0.0.1) and a client certificate it signed."""
+
+    ca: Path
+    server_cert: Path
+    server_key: Path
+    client_cert: Path
+    client_key: Path
+
+
+def make_certificates(workdir: Path) -> Certificates:
+    """Generate :class:`Certificates` in ``workdir`` with the openssl command line tool."""
+
+    def openssl(*args: str) -> None:
+        subprocess.run([binary("openssl") or "openssl", *args], cwd=workdir, check=True, capture_output=True,
+                       timeout=30)
+
+    key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    openssl("req", "-x509", *key, "-keyout", "ca.key", "-out", "ca.crt", "-days", "1", "-subj", "/CN=test-ca")
+    extensions = {"server": "subjectAltName=IP:127.0.0.1", "client": "extendedKeyUsage=clientAuth"}
+    for name, extension in extensions.items():
+        (workdir / f"{name}.ext").write_text(extension + "\n")
+        openssl("req", *key, "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN={name}")
+        openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+                "-out", f"{name}.crt", "-days", "1", "-extfile", f"{name}.ext")
+    return Certificates(workdir / "ca.crt", workdir / "server.crt", workdir / "server.key",
+                        workdir / "client.crt", workdir / "client.key")

@@ -5,13 +5,15 @@ from __future__ import annotations
 import base64
 import functools
 import gzip
+import ssl
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
-from _servers import Server, binary, http_get, pushgateway
+from _servers import Server, binary, http_get, make_certificates, pushgateway
 from fastprom._push import (
     basic_auth_handler,
     delete_from_gateway,
@@ -19,6 +21,7 @@ from fastprom._push import (
     passthrough_redirect_handler,
     push_to_gateway,
     pushadd_to_gateway,
+    tls_auth_handler,
 )
 from fastprom.exposition import generate_latest
 from fastprom.metrics import Counter, Gauge
@@ -143,3 +146,29 @@ def test_delete_cannot_be_compressed() -> None:
 
     with pytest.raises(ValueError, match="DELETE"):
         _use_gateway("DELETE", "http://127.0.0.1:9", "j", None, None, 1, lambda **_: None, "gzip")
+
+
+@pytest.mark.skipif(binary("openssl") is None, reason="openssl command line tool not installed")
+def test_tls_auth_handler(tmp_path: Path) -> None:
+    certs = make_certificates(tmp_path)
+    _Recorder.requests = []
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=str(certs.ca))
+    context.verify_mode = ssl.CERT_REQUIRED
+    context.load_cert_chain(str(certs.server_cert), str(certs.server_key))
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        handler = functools.partial(tls_auth_handler, certfile=str(certs.client_cert),
+                                    keyfile=str(certs.client_key), cafile=str(certs.ca))
+        registry = registry_with("g", 1)
+        push_to_gateway(f"https://127.0.0.1:{httpd.server_port}", "tls", registry, handler=handler)
+        assert [(m, p, b) for m, p, _, b in _Recorder.requests] == [
+            ("PUT", "/metrics/job/tls", generate_latest(registry))]
+        with pytest.raises(OSError):  # the server insists on a client certificate
+            push_to_gateway(f"https://127.0.0.1:{httpd.server_port}", "tls", registry, timeout=5)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(5)

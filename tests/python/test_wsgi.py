@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import gzip
+import ssl
 import threading
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from http.server import ThreadingHTTPServer
+from pathlib import Path
 from wsgiref.simple_server import WSGIServer
 
 import pytest
-from _servers import http_get
+from _servers import binary, http_get, make_certificates
 from fastprom._wsgi import MetricsHandler, make_wsgi_app, start_wsgi_server
 from fastprom.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 from fastprom.metrics import Counter
@@ -92,3 +95,29 @@ def test_metrics_handler_factory(registry: CollectorRegistry) -> None:
         httpd.shutdown()
         httpd.server_close()
         thread.join(5)
+
+
+@pytest.mark.skipif(binary("openssl") is None, reason="openssl command line tool not installed")
+def test_tls_with_client_certificates(registry: CollectorRegistry, tmp_path: Path) -> None:
+    certs = make_certificates(tmp_path)
+    httpd, thread = start_wsgi_server(0, addr="127.0.0.1", registry=registry, certfile=str(certs.server_cert),
+                                      keyfile=str(certs.server_key), client_cafile=str(certs.ca),
+                                      client_auth_required=True)
+    url = f"https://127.0.0.1:{httpd.server_port}/metrics"
+    try:
+        context = ssl.create_default_context(cafile=str(certs.ca))
+        with pytest.raises((ssl.SSLError, ConnectionError, urllib.error.URLError)):  # no client certificate
+            urllib.request.urlopen(url, timeout=5, context=context).read()
+        context.load_cert_chain(str(certs.client_cert), str(certs.client_key))
+        with urllib.request.urlopen(url, timeout=5, context=context) as response:
+            assert response.read() == generate_latest(registry)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(5)
+
+
+def test_bad_certificate_path_names_the_file(registry: CollectorRegistry, tmp_path: Path) -> None:
+    with pytest.raises(OSError, match="missing.pem"):
+        start_wsgi_server(0, addr="127.0.0.1", registry=registry, certfile=str(tmp_path / "missing.pem"),
+                          keyfile=str(tmp_path / "missing.key"))
