@@ -12,9 +12,10 @@ from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
+
 from fastprom import Counter
 from fastprom.fastapi import instrument
-from pydantic import BaseModel
 
 ORDERS = Counter("shop_orders", "Orders placed, by product.", ["product"])
 

@@ -46,16 +46,27 @@ class _RedirectAnyMethodHandler(HTTPRedirectHandler):
     urllib's default refuses to redirect a PUT and drops the body of a redirected POST.
     """
 
-    def redirect_request(self, req: Request, fp: Any, code: int, msg: str, headers: Any,
-                         newurl: str) -> Request:
+    def redirect_request(self, req: Request, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> Request:
         if code not in (301, 302, 303, 307, 308):
             raise HTTPError(req.full_url, code, msg, headers, fp)
-        return Request(newurl.replace(" ", "%20"), data=req.data, headers=dict(req.header_items()),
-                       origin_req_host=req.origin_req_host, unverifiable=True, method=req.get_method())
+        return Request(
+            newurl.replace(" ", "%20"),
+            data=req.data,
+            headers=dict(req.header_items()),
+            origin_req_host=req.origin_req_host,
+            unverifiable=True,
+            method=req.get_method(),
+        )
 
 
-def _opener_handler(url: str, method: str, timeout: float | None, headers: Headers, data: bytes,
-                    base_handler: BaseHandler | type[BaseHandler]) -> Callable[[], None]:
+def _opener_handler(
+    url: str,
+    method: str,
+    timeout: float | None,
+    headers: Headers,
+    data: bytes,
+    base_handler: BaseHandler | type[BaseHandler],
+) -> Callable[[], None]:
     def send() -> None:
         request = Request(url, data=data, method=method)
         for name, value in headers:
@@ -66,14 +77,14 @@ def _opener_handler(url: str, method: str, timeout: float | None, headers: Heade
     return send
 
 
-def default_handler(url: str, method: str, timeout: float | None, headers: Headers,
-                    data: bytes) -> Callable[[], None]:
+def default_handler(url: str, method: str, timeout: float | None, headers: Headers, data: bytes) -> Callable[[], None]:
     """Plain HTTP/HTTPS with urllib; the handler the push functions use unless told otherwise."""
     return _opener_handler(url, method, timeout, headers, data, HTTPHandler)
 
 
-def passthrough_redirect_handler(url: str, method: str, timeout: float | None, headers: Headers,
-                                 data: bytes) -> Callable[[], None]:
+def passthrough_redirect_handler(
+    url: str, method: str, timeout: float | None, headers: Headers, data: bytes
+) -> Callable[[], None]:
     """Like :func:`default_handler`, but follows redirects for every method, body and headers included.
 
     Use it only when you trust where the redirects lead: the pushed metrics go there too.
@@ -81,8 +92,15 @@ def passthrough_redirect_handler(url: str, method: str, timeout: float | None, h
     return _opener_handler(url, method, timeout, headers, data, _RedirectAnyMethodHandler)
 
 
-def basic_auth_handler(url: str, method: str, timeout: float | None, headers: Headers, data: bytes,
-                       username: str | None = None, password: str | None = None) -> Callable[[], None]:
+def basic_auth_handler(
+    url: str,
+    method: str,
+    timeout: float | None,
+    headers: Headers,
+    data: bytes,
+    username: str | None = None,
+    password: str | None = None,
+) -> Callable[[], None]:
     """Like :func:`default_handler`, with HTTP Basic authentication when both credentials are given.
 
     Bind the credentials with a closure or ``functools.partial`` to pass it as ``handler``.
@@ -97,10 +115,18 @@ def basic_auth_handler(url: str, method: str, timeout: float | None, headers: He
     return send
 
 
-def tls_auth_handler(url: str, method: str, timeout: float | None, headers: Headers, data: bytes,
-                     certfile: str, keyfile: str, cafile: str | None = None,
-                     protocol: int = ssl.PROTOCOL_TLS_CLIENT,
-                     insecure_skip_verify: bool = False) -> Callable[[], None]:
+def tls_auth_handler(
+    url: str,
+    method: str,
+    timeout: float | None,
+    headers: Headers,
+    data: bytes,
+    certfile: str,
+    keyfile: str,
+    cafile: str | None = None,
+    protocol: int = ssl.PROTOCOL_TLS_CLIENT,
+    insecure_skip_verify: bool = False,
+) -> Callable[[], None]:
     """HTTPS with a client certificate; ``insecure_skip_verify`` turns off server verification."""
     context = ssl.SSLContext(protocol)
     if cafile is not None:
@@ -114,9 +140,15 @@ def tls_auth_handler(url: str, method: str, timeout: float | None, headers: Head
     return _opener_handler(url, method, timeout, headers, data, HTTPSHandler(context=context))
 
 
-def push_to_gateway(gateway: str, job: str, registry: CollectorRegistry,
-                    grouping_key: Mapping[str, Any] | None = None, timeout: float | None = 30,
-                    handler: Handler = default_handler, compression: CompressionType = None) -> None:
+def push_to_gateway(
+    gateway: str,
+    job: str,
+    registry: CollectorRegistry,
+    grouping_key: Mapping[str, Any] | None = None,
+    timeout: float | None = 30,
+    handler: Handler = default_handler,
+    compression: CompressionType = None,
+) -> None:
     """Replace every metric of ``job`` and ``grouping_key`` on the pushgateway (HTTP ``PUT``).
 
     ``gateway`` is ``host:port`` or a URL (``http`` if no scheme is given); ``timeout`` is in
@@ -126,9 +158,15 @@ def push_to_gateway(gateway: str, job: str, registry: CollectorRegistry,
     _use_gateway("PUT", gateway, job, registry, grouping_key, timeout, handler, compression)
 
 
-def pushadd_to_gateway(gateway: str, job: str, registry: CollectorRegistry | None,
-                       grouping_key: Mapping[str, Any] | None = None, timeout: float | None = 30,
-                       handler: Handler = default_handler, compression: CompressionType = None) -> None:
+def pushadd_to_gateway(
+    gateway: str,
+    job: str,
+    registry: CollectorRegistry | None,
+    grouping_key: Mapping[str, Any] | None = None,
+    timeout: float | None = 30,
+    handler: Handler = default_handler,
+    compression: CompressionType = None,
+) -> None:
     """Replace only the pushed metric names of ``job`` and ``grouping_key`` (HTTP ``POST``).
 
     Arguments as :func:`push_to_gateway`; ``registry=None`` pushes the default registry.
@@ -136,8 +174,13 @@ def pushadd_to_gateway(gateway: str, job: str, registry: CollectorRegistry | Non
     _use_gateway("POST", gateway, job, registry, grouping_key, timeout, handler, compression)
 
 
-def delete_from_gateway(gateway: str, job: str, grouping_key: Mapping[str, Any] | None = None,
-                        timeout: float | None = 30, handler: Handler = default_handler) -> None:
+def delete_from_gateway(
+    gateway: str,
+    job: str,
+    grouping_key: Mapping[str, Any] | None = None,
+    timeout: float | None = 30,
+    handler: Handler = default_handler,
+) -> None:
     """Delete every metric of ``job`` and ``grouping_key`` from the pushgateway (HTTP ``DELETE``)."""
     _use_gateway("DELETE", gateway, job, None, grouping_key, timeout, handler, None)
 
@@ -150,15 +193,25 @@ def instance_ip_grouping_key() -> dict[str, Any]:
         return {"instance": sock.getsockname()[0]}
 
 
-def _use_gateway(method: str, gateway: str, job: str, registry: CollectorRegistry | None,
-                 grouping_key: Mapping[str, Any] | None, timeout: float | None, handler: Handler,
-                 compression: CompressionType) -> None:
+def _use_gateway(
+    method: str,
+    gateway: str,
+    job: str,
+    registry: CollectorRegistry | None,
+    grouping_key: Mapping[str, Any] | None,
+    timeout: float | None,
+    handler: Handler,
+    compression: CompressionType,
+) -> None:
     if urlsplit(gateway).scheme not in ("http", "https"):
         gateway = f"http://{gateway}"
-    path = "".join(f"/{k}/{v}" for k, v in (
-        _grouping_key_segment("job", job),
-        *(_grouping_key_segment(str(k), str(v)) for k, v in sorted((grouping_key or {}).items())),
-    ))
+    path = "".join(
+        f"/{k}/{v}"
+        for k, v in (
+            _grouping_key_segment("job", job),
+            *(_grouping_key_segment(str(k), str(v)) for k, v in sorted((grouping_key or {}).items())),
+        )
+    )
     url = f"{gateway.rstrip('/')}/metrics{path}"
     headers: Headers = [("Content-Type", exposition.CONTENT_TYPE_PLAIN_0_0_4)]
     data = b""

@@ -73,9 +73,7 @@ class ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
 
 def _address_family(addr: str, port: int) -> tuple[socket.AddressFamily, str]:
     """The address family and bind address for ``addr`` (IPv4 or IPv6 host names and literals)."""
-    family, _, _, _, sockaddr = socket.getaddrinfo(
-        addr, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-    )[0]
+    family, _, _, _, sockaddr = socket.getaddrinfo(addr, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
     return family, str(sockaddr[0])
 
 
@@ -129,11 +127,20 @@ def start_wsgi_server(
     """
     family, bind_addr = _address_family(addr, port)
     server_class = type("ThreadingWSGIServer", (ThreadingWSGIServer,), {"address_family": family})
-    server: WSGIServer = make_server(bind_addr, port, make_wsgi_app(registry), server_class,
-                                     handler_class=_SilentHandler)
+    server: WSGIServer = make_server(
+        bind_addr, port, make_wsgi_app(registry), server_class, handler_class=_SilentHandler
+    )
     if certfile and keyfile:
-        context = _server_ssl_context(certfile, keyfile, protocol, client_cafile, client_capath,
-                                      client_auth_required, tls_min_version, tls_max_version)
+        context = _server_ssl_context(
+            certfile,
+            keyfile,
+            protocol,
+            client_cafile,
+            client_capath,
+            client_auth_required,
+            tls_min_version,
+            tls_max_version,
+        )
         server.socket = context.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, name="fastprom-wsgi-server", daemon=True)
     thread.start()

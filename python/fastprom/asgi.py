@@ -100,8 +100,9 @@ _Children = tuple[object, Any, Any, Any, Any, Any]
 class _Metrics:
     """The metric families of one middleware configuration, registered all or none."""
 
-    def __init__(self, registry: CollectorRegistry, namespace: str, buckets: Sequence[float],
-                 label_names: tuple[str, ...]) -> None:
+    def __init__(
+        self, registry: CollectorRegistry, namespace: str, buckets: Sequence[float], label_names: tuple[str, ...]
+    ) -> None:
         route_labels = ("method", "route", *label_names)
         created: list[Any] = []
 
@@ -112,22 +113,34 @@ class _Metrics:
 
         try:
             self.requests = add(
-                Counter, "http_requests", "HTTP requests handled, by method, route template and status code.",
-                ("method", "route", "status", *label_names))
+                Counter,
+                "http_requests",
+                "HTTP requests handled, by method, route template and status code.",
+                ("method", "route", "status", *label_names),
+            )
             self.duration = add(
-                Histogram, "http_request_duration_seconds",
+                Histogram,
+                "http_request_duration_seconds",
                 "Time from receiving an HTTP request to sending the last byte of its response.",
-                route_labels, buckets=buckets)
+                route_labels,
+                buckets=buckets,
+            )
             self.first_byte = add(
-                Histogram, "http_time_to_first_byte_seconds",
+                Histogram,
+                "http_time_to_first_byte_seconds",
                 "Time from receiving an HTTP request to sending the start of its response.",
-                route_labels, buckets=buckets)
+                route_labels,
+                buckets=buckets,
+            )
             self.in_progress = add(
-                Gauge, "http_requests_in_progress", "HTTP requests being handled, by method.", ("method",))
+                Gauge, "http_requests_in_progress", "HTTP requests being handled, by method.", ("method",)
+            )
             self.request_size = add(
-                Summary, "http_request_size_bytes", "Size of HTTP request bodies as received.", route_labels)
+                Summary, "http_request_size_bytes", "Size of HTTP request bodies as received.", route_labels
+            )
             self.response_size = add(
-                Summary, "http_response_size_bytes", "Size of HTTP response bodies as sent.", route_labels)
+                Summary, "http_response_size_bytes", "Size of HTTP response bodies as sent.", route_labels
+            )
         except ValueError as exc:
             for metric in created:
                 registry.unregister(metric)
@@ -144,8 +157,9 @@ class _Metrics:
 _SHARED_METRICS: dict[tuple[Any, ...], tuple[CollectorRegistry, _Metrics]] = {}
 
 
-def _shared_metrics(registry: CollectorRegistry, namespace: str, buckets: tuple[float, ...],
-                    label_names: tuple[str, ...]) -> _Metrics:
+def _shared_metrics(
+    registry: CollectorRegistry, namespace: str, buckets: tuple[float, ...], label_names: tuple[str, ...]
+) -> _Metrics:
     key = (id(registry), namespace, buckets, label_names)
     entry = _SHARED_METRICS.get(key)
     if entry is None or entry[0] is not registry:
@@ -228,7 +242,7 @@ class PrometheusMiddleware:
         root_path = scope.get("root_path", "")
         path = scope["path"]
         if root_path and path.startswith(root_path):
-            path = path[len(root_path):]
+            path = path[len(root_path) :]
         if path in self._excluded:
             await self.app(scope, receive, send)
             return
@@ -276,8 +290,9 @@ class PrometheusMiddleware:
                 return
             finished = True
             in_progress.dec()
-            self._record(scope, root_path, method, status, perf_counter() - start, first_byte,
-                         request_bytes, response_bytes)
+            self._record(
+                scope, root_path, method, status, perf_counter() - start, first_byte, request_bytes, response_bytes
+            )
 
         failed = False
         try:
@@ -295,11 +310,21 @@ class PrometheusMiddleware:
                 elif failed or not status:
                     status = 500  # an app that returns without responding gets a 500 from the server
                 in_progress.dec()
-                self._record(scope, root_path, method, status, perf_counter() - start, first_byte,
-                             request_bytes, response_bytes)
+                self._record(
+                    scope, root_path, method, status, perf_counter() - start, first_byte, request_bytes, response_bytes
+                )
 
-    def _record(self, scope: Scope, root_path: str, method: str, status: int, duration: float,
-                first_byte: float, request_bytes: int, response_bytes: int) -> None:
+    def _record(
+        self,
+        scope: Scope,
+        root_path: str,
+        method: str,
+        status: int,
+        duration: float,
+        first_byte: float,
+        request_bytes: int,
+        response_bytes: int,
+    ) -> None:
         # What the router resolved: FastAPI's route context (FastAPI >= 0.137 hands requests of
         # included routers to the original route object, whose path_format lacks the include_router
         # prefixes; the full template is on the context), else the route, else the endpoint (plain
@@ -325,11 +350,12 @@ class PrometheusMiddleware:
         request_size.observe(request_bytes)
         response_size.observe(response_bytes)
 
-    def _make_children(self, key: tuple[Any, ...], scope: Scope, target: object, root_path: str,
-                       end_root_path: str) -> _Children:
+    def _make_children(
+        self, key: tuple[Any, ...], scope: Scope, target: object, root_path: str, end_root_path: str
+    ) -> _Children:
         status, method = key[1], key[2]
         extra = key[5:]
-        route = self._route_template(scope, target, end_root_path[len(root_path):])
+        route = self._route_template(scope, target, end_root_path[len(root_path) :])
         status_label = self._status_labels.get(status) or str(status)
         metrics = self._metrics
         by_route = (method, route, *extra)
@@ -364,8 +390,11 @@ class PrometheusMiddleware:
         cached = self._endpoint_templates.get(id(endpoint))
         if cached is not None and cached[0] is endpoint:
             return cached[1]
-        templates = [prefix + route.path_format for prefix, route in _walk_routes(scope.get("router"), "")
-                     if _route_endpoint(route) is endpoint]
+        templates = [
+            prefix + route.path_format
+            for prefix, route in _walk_routes(scope.get("router"), "")
+            if _route_endpoint(route) is endpoint
+        ]
         # An endpoint served under several templates cannot be told apart without re-matching:
         # those requests keep the unmatched label rather than a wrong template.
         template = templates[0] if len(set(templates)) == 1 else None

@@ -145,18 +145,38 @@ def parse_wrk(output: str) -> dict[str, float]:
     if rps is None or requests is None:
         raise RuntimeError(f"unexpected wrk output:\n{output}")
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    return {"rps": float(rps.group(1)), "p50_ms": latency("50"), "p99_ms": latency("99"),
-            "requests": int(requests.group(1)), "errors": int(errors.group(1)) if errors else 0}
+    return {
+        "rps": float(rps.group(1)),
+        "p50_ms": latency("50"),
+        "p99_ms": latency("99"),
+        "requests": int(requests.group(1)),
+        "errors": int(errors.group(1)) if errors else 0,
+    }
 
 
 def run_variant(variant: str, args: argparse.Namespace, script: Path) -> dict[str, float]:
     server_pin, wrk_pin = pinning()
     port = free_port()
-    env = dict(os.environ, BENCH_VARIANT=variant,
-               PYTHONPATH=os.pathsep.join(filter(None, [str(HERE), str(ROOT / "python"),
-                                                        os.environ.get("PYTHONPATH")])))
-    command = [*server_pin, sys.executable, "-m", "uvicorn", "bench_asgi:create_app", "--factory",
-               "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning"]
+    env = dict(
+        os.environ,
+        BENCH_VARIANT=variant,
+        PYTHONPATH=os.pathsep.join(filter(None, [str(HERE), str(ROOT / "python"), os.environ.get("PYTHONPATH")])),
+    )
+    command = [
+        *server_pin,
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "bench_asgi:create_app",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
     server = subprocess.Popen(command, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -173,8 +193,13 @@ def run_variant(variant: str, args: argparse.Namespace, script: Path) -> dict[st
         wrk = ["wrk", "-t1", f"-c{args.connections}", "--latency", "-s", str(script), url]
         subprocess.run([*wrk_pin, *wrk, "-d1s"], check=True, capture_output=True, timeout=30)  # warm-up
         cpu_before = cpu_seconds(server.pid)
-        output = subprocess.run([*wrk_pin, *wrk, f"-d{args.duration}s"], check=True, capture_output=True,
-                                text=True, timeout=args.duration + 30).stdout
+        output = subprocess.run(
+            [*wrk_pin, *wrk, f"-d{args.duration}s"],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=args.duration + 30,
+        ).stdout
         result = parse_wrk(output)
         result["cpu_us"] = (cpu_seconds(server.pid) - cpu_before) / result["requests"] * 1e6
         return result
@@ -194,10 +219,23 @@ def micro(variant: str, requests: int, repeats: int) -> float:
     """Best of ``repeats``: µs per in-process GET /items/{1..200} through the app (no server)."""
     os.environ["BENCH_VARIANT"] = variant
     app = create_app()
-    scopes = [{"type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1",
-               "method": "GET", "scheme": "http", "path": f"/items/{i}", "raw_path": f"/items/{i}".encode(),
-               "query_string": b"", "root_path": "", "headers": [(b"host", b"127.0.0.1")],
-               "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000)} for i in range(1, 201)]
+    scopes = [
+        {
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": "2.3"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": f"/items/{i}",
+            "raw_path": f"/items/{i}".encode(),
+            "query_string": b"",
+            "root_path": "",
+            "headers": [(b"host", b"127.0.0.1")],
+            "client": ("127.0.0.1", 50000),
+            "server": ("127.0.0.1", 8000),
+        }
+        for i in range(1, 201)
+    ]
 
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b"", "more_body": False}
@@ -224,13 +262,13 @@ def run_micro(requests: int, rounds: int) -> dict[str, float]:
     """Best µs per request of each variant over ``rounds`` interleaved child processes (one per run:
     the competitors register into prometheus_client's global REGISTRY)."""
     best = {variant: float("inf") for variant in VARIANTS}
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT / "python"),
-                                                                   os.environ.get("PYTHONPATH")])))
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT / "python"), os.environ.get("PYTHONPATH")]))
+    )
     for _ in range(rounds):
         for variant in VARIANTS:
             command = [sys.executable, __file__, "--micro-child", variant, str(requests), "3"]
-            output = subprocess.run(command, check=True, capture_output=True, text=True, env=env,
-                                    timeout=600).stdout
+            output = subprocess.run(command, check=True, capture_output=True, text=True, env=env, timeout=600).stdout
             best[variant] = min(best[variant], json.loads(output.strip().splitlines()[-1])["us"])
     return best
 
@@ -243,8 +281,10 @@ def report(runs: dict[str, list[dict[str, float]]]) -> None:
     bare_median = statistics.median(r["rps"] for r in bare)
     bare_best = max(r["rps"] for r in bare)
     bare_cpu = statistics.median(r["cpu_us"] for r in bare)
-    header = (f"{'variant':<15} {'req/s med':>9} {'best':>7} {'p50 ms':>7} {'p99 ms':>7} {'CPU us/req':>10} "
-              f"{'loss med':>8} {'loss best':>9} {'+CPU us':>7} {'loss CPU':>8}  runs (req/s)")
+    header = (
+        f"{'variant':<15} {'req/s med':>9} {'best':>7} {'p50 ms':>7} {'p99 ms':>7} {'CPU us/req':>10} "
+        f"{'loss med':>8} {'loss best':>9} {'+CPU us':>7} {'loss CPU':>8}  runs (req/s)"
+    )
     print(header)
     print("-" * len(header))
     for variant, results in runs.items():
@@ -259,20 +299,24 @@ def report(runs: dict[str, list[dict[str, float]]]) -> None:
         per_run = " ".join(f"{r['rps']:.0f}" for r in results)
         p50 = statistics.median(r["p50_ms"] for r in results)
         p99 = statistics.median(r["p99_ms"] for r in results)
-        print(f"{variant:<15} {median:9.0f} {best:7.0f} {p50:7.2f} {p99:7.2f} {cpu:10.1f} {loss:>8} "
-              f"{loss_best:>9} {added:>7} {loss_cpu:>8}  {per_run}"
-              + (f"  ({errors} non-2xx)" if errors else ""))
+        print(
+            f"{variant:<15} {median:9.0f} {best:7.0f} {p50:7.2f} {p99:7.2f} {cpu:10.1f} {loss:>8} "
+            f"{loss_best:>9} {added:>7} {loss_cpu:>8}  {per_run}" + (f"  ({errors} non-2xx)" if errors else "")
+        )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3, help="runs per variant, interleaved (default 3)")
     parser.add_argument("--duration", type=int, default=6, help="seconds of load per run (default 6)")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
     parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
-    parser.add_argument("--micro-requests", type=int, default=3000,
-                        help="in-process requests per repeat, 0 to skip the micro-benchmark (default 3000)")
+    parser.add_argument(
+        "--micro-requests",
+        type=int,
+        default=3000,
+        help="in-process requests per repeat, 0 to skip the micro-benchmark (default 3000)",
+    )
     parser.add_argument("--no-install", action="store_true", help="fail instead of pip-installing deps")
     parser.add_argument("--micro-child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -283,8 +327,11 @@ def main() -> None:
     if "bare" not in args.variants:
         args.variants.insert(0, "bare")
     ensure_dependencies(not args.no_install)
-    print(f"uvicorn, 1 worker; wrk -t1 -c{args.connections} -d{args.duration}s, GET /items/1..200; "
-          f"{args.rounds} interleaved rounds; CPUs pinned: {'yes' if pinning()[0] else 'no'}", flush=True)
+    print(
+        f"uvicorn, 1 worker; wrk -t1 -c{args.connections} -d{args.duration}s, GET /items/1..200; "
+        f"{args.rounds} interleaved rounds; CPUs pinned: {'yes' if pinning()[0] else 'no'}",
+        flush=True,
+    )
     runs: dict[str, list[dict[str, float]]] = {variant: [] for variant in args.variants}
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "items.lua"
@@ -294,14 +341,16 @@ def main() -> None:
             for variant in args.variants[shift:] + args.variants[:shift]:
                 result = run_variant(variant, args, script)
                 runs[variant].append(result)
-                print(f"  round {round_number + 1} {variant:<15} {result['rps']:8.0f} req/s  "
-                      f"p50 {result['p50_ms']:.2f} ms  p99 {result['p99_ms']:.2f} ms  "
-                      f"{result['cpu_us']:.0f} us CPU/req", flush=True)
+                print(
+                    f"  round {round_number + 1} {variant:<15} {result['rps']:8.0f} req/s  "
+                    f"p50 {result['p50_ms']:.2f} ms  p99 {result['p99_ms']:.2f} ms  "
+                    f"{result['cpu_us']:.0f} us CPU/req",
+                    flush=True,
+                )
     print()
     report(runs)
     if args.micro_requests:
-        print(f"\nin-process, no server (best of {args.rounds} x 3 x {args.micro_requests} requests), "
-              "us per request:")
+        print(f"\nin-process, no server (best of {args.rounds} x 3 x {args.micro_requests} requests), us per request:")
         micro_results = run_micro(args.micro_requests, args.rounds)
         for variant, us in micro_results.items():
             added = "" if variant == "bare" else f"  ({us - micro_results['bare']:+.1f})"

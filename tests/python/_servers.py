@@ -61,8 +61,7 @@ def _wait_ready(server: Server, ready_path: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
-            raise RuntimeError(f"{server.process.args!r} exited with {server.process.returncode}:\n"
-                               f"{server.output()}")
+            raise RuntimeError(f"{server.process.args!r} exited with {server.process.returncode}:\n{server.output()}")
         try:
             status, _ = http_get(server.url + ready_path, timeout=1.0)
             if status < 500:
@@ -70,8 +69,7 @@ def _wait_ready(server: Server, ready_path: str, timeout: float) -> None:
         except OSError:
             pass
         time.sleep(0.05)
-    raise TimeoutError(f"{server.process.args!r} not ready on port {server.port} after {timeout} s:\n"
-                       f"{server.output()}")
+    raise TimeoutError(f"{server.process.args!r} not ready on port {server.port} after {timeout} s:\n{server.output()}")
 
 
 def stop(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
@@ -86,8 +84,16 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
 
 
 @contextmanager
-def running(args: Sequence[str], port: int, log: Path, ready_path: str, *, env: dict[str, str] | None = None,
-            cwd: Path | None = None, timeout: float = 20.0) -> Iterator[Server]:
+def running(
+    args: Sequence[str],
+    port: int,
+    log: Path,
+    ready_path: str,
+    *,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 20.0,
+) -> Iterator[Server]:
     """Run ``args`` until the block ends; ready once ``GET ready_path`` answers below 500."""
     with open(log, "wb") as out:
         process = subprocess.Popen(list(args), stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd)
@@ -100,16 +106,28 @@ def running(args: Sequence[str], port: int, log: Path, ready_path: str, *, env: 
 
 
 @contextmanager
-def uvicorn(app: str, log: Path, *, factory: bool = False, extra_env: dict[str, str] | None = None,
-            ready_path: str = "/metrics") -> Iterator[Server]:
+def uvicorn(
+    app: str, log: Path, *, factory: bool = False, extra_env: dict[str, str] | None = None, ready_path: str = "/metrics"
+) -> Iterator[Server]:
     """Serve ``module:attribute`` (importable from this directory or ``examples/``) with uvicorn."""
     port = free_port()
     env = dict(os.environ)
     paths = [str(ROOT / "python"), str(HERE), str(ROOT / "examples"), env.get("PYTHONPATH", "")]
     env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
     env.update(extra_env or {})
-    args = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
-            "--no-access-log", "--lifespan", "on"]
+    args = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        app,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--lifespan",
+        "on",
+    ]
     if factory:
         args.append("--factory")
     with running(args, port, log, ready_path, env=env, cwd=ROOT) as server:
@@ -127,8 +145,12 @@ def prometheus(config: str, workdir: Path) -> Iterator[Server]:
     port = free_port()
     config_file = workdir / "prometheus.yml"
     config_file.write_text(config)
-    args = [binary("prometheus") or "prometheus", f"--config.file={config_file}",
-            f"--storage.tsdb.path={workdir / 'data'}", f"--web.listen-address=127.0.0.1:{port}"]
+    args = [
+        binary("prometheus") or "prometheus",
+        f"--config.file={config_file}",
+        f"--storage.tsdb.path={workdir / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+    ]
     with running(args, port, workdir / "prometheus.log", "/-/ready", timeout=30.0) as server:
         yield server
 
@@ -137,16 +159,20 @@ def prometheus(config: str, workdir: Path) -> Iterator[Server]:
 def pushgateway(workdir: Path) -> Iterator[Server]:
     """A pushgateway keeping its metrics in memory only (Debian's default persists them in /var/lib)."""
     port = free_port()
-    args = [binary("prometheus-pushgateway") or "prometheus-pushgateway",
-            f"--web.listen-address=127.0.0.1:{port}", "--persistence.file="]
+    args = [
+        binary("prometheus-pushgateway") or "prometheus-pushgateway",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--persistence.file=",
+    ]
     with running(args, port, workdir / "pushgateway.log", "/-/ready") as server:
         yield server
 
 
 def promtool_check(exposition: bytes) -> str:
     """``promtool check metrics`` on a text exposition: its complaints, "" when there are none."""
-    result = subprocess.run([binary("promtool") or "promtool", "check", "metrics"], input=exposition,
-                            capture_output=True, timeout=30)
+    result = subprocess.run(
+        [binary("promtool") or "promtool", "check", "metrics"], input=exposition, capture_output=True, timeout=30
+    )
     output = (result.stdout + result.stderr).decode(errors="replace").strip()
     return output if result.returncode or output else ""
 
@@ -166,8 +192,9 @@ def make_certificates(workdir: Path) -> Certificates:
     """Generate :class:`Certificates` in ``workdir`` with the openssl command line tool."""
 
     def openssl(*args: str) -> None:
-        subprocess.run([binary("openssl") or "openssl", *args], cwd=workdir, check=True, capture_output=True,
-                       timeout=30)
+        subprocess.run(
+            [binary("openssl") or "openssl", *args], cwd=workdir, check=True, capture_output=True, timeout=30
+        )
 
     key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
     openssl("req", "-x509", *key, "-keyout", "ca.key", "-out", "ca.crt", "-days", "1", "-subj", "/CN=test-ca")
@@ -175,7 +202,27 @@ def make_certificates(workdir: Path) -> Certificates:
     for name, extension in extensions.items():
         (workdir / f"{name}.ext").write_text(extension + "\n")
         openssl("req", *key, "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN={name}")
-        openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-                "-out", f"{name}.crt", "-days", "1", "-extfile", f"{name}.ext")
-    return Certificates(workdir / "ca.crt", workdir / "server.crt", workdir / "server.key",
-                        workdir / "client.crt", workdir / "client.key")
+        openssl(
+            "x509",
+            "-req",
+            "-in",
+            f"{name}.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            f"{name}.crt",
+            "-days",
+            "1",
+            "-extfile",
+            f"{name}.ext",
+        )
+    return Certificates(
+        workdir / "ca.crt",
+        workdir / "server.crt",
+        workdir / "server.key",
+        workdir / "client.crt",
+        workdir / "client.key",
+    )

@@ -11,28 +11,45 @@ from typing import Any
 import pytest
 from _servers import binary, promtool_check
 from fastapi import APIRouter, FastAPI
-from fastprom.asgi import UNMATCHED_ROUTE, PrometheusMiddleware, make_asgi_app
-from fastprom.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
-from fastprom.registry import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Mount, Route
 
+from fastprom.asgi import UNMATCHED_ROUTE, PrometheusMiddleware, make_asgi_app
+from fastprom.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
+from fastprom.registry import CollectorRegistry
+
 Message = dict[str, Any]
 
 
-def http_scope(path: str, method: str = "GET", headers: list[tuple[bytes, bytes]] | None = None,
-               query: bytes = b"", root_path: str = "") -> dict[str, Any]:
+def http_scope(
+    path: str,
+    method: str = "GET",
+    headers: list[tuple[bytes, bytes]] | None = None,
+    query: bytes = b"",
+    root_path: str = "",
+) -> dict[str, Any]:
     return {
-        "type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1",
-        "method": method, "scheme": "http", "path": root_path + path, "raw_path": path.encode(),
-        "query_string": query, "root_path": root_path, "headers": headers or [],
-        "client": ("127.0.0.1", 40000), "server": ("127.0.0.1", 8000),
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": root_path + path,
+        "raw_path": path.encode(),
+        "query_string": query,
+        "root_path": root_path,
+        "headers": headers or [],
+        "client": ("127.0.0.1", 40000),
+        "server": ("127.0.0.1", 8000),
     }
 
 
-def call(app: Callable[..., Awaitable[None]], scope: dict[str, Any], body: list[bytes] | None = None,
-         ) -> list[Message]:
+def call(
+    app: Callable[..., Awaitable[None]],
+    scope: dict[str, Any],
+    body: list[bytes] | None = None,
+) -> list[Message]:
     """Run one request through ``app``; the messages it sent."""
     chunks = list(body or [b""])
     sent: list[Message] = []
@@ -102,11 +119,13 @@ def test_starlette_routes_and_mounts() -> None:
 
     sub = Starlette(routes=[Route("/things/{thing_id}", endpoint)])
     registry = CollectorRegistry()
-    app = Starlette(routes=[
-        Route("/plain/{x}", endpoint),
-        Mount("/sub", app=sub),
-        Mount("/static", app=PlainTextResponse("file")),
-    ])
+    app = Starlette(
+        routes=[
+            Route("/plain/{x}", endpoint),
+            Mount("/sub", app=sub),
+            Mount("/static", app=PlainTextResponse("file")),
+        ]
+    )
     app.add_middleware(PrometheusMiddleware, registry=registry)
     for path in ["/plain/1", "/plain/2", "/sub/things/3", "/sub/nothing", "/static/a.css", "/nope"]:
         call(app, http_scope(path))
@@ -127,7 +146,10 @@ def test_random_path_scan_creates_no_series() -> None:
         call(app, http_scope(path, method=rng.choice(["GET", "POST", "PROPFIND", "X" * 10])))
     series = [s for m in registry.collect() for s in m.samples if s.name == "http_requests_total"]
     assert {(s.labels["method"], s.labels["route"]) for s in series} == {
-        ("GET", UNMATCHED_ROUTE), ("POST", UNMATCHED_ROUTE), ("OTHER", UNMATCHED_ROUTE)}
+        ("GET", UNMATCHED_ROUTE),
+        ("POST", UNMATCHED_ROUTE),
+        ("OTHER", UNMATCHED_ROUTE),
+    }
     assert sum(s.value for s in series) == 10_000
     assert len([m for m in registry.collect() for s in m.samples]) < 200
 
@@ -153,8 +175,7 @@ def test_excluded_paths_extra_labels_and_unmatched_label() -> None:
     def tenant(scope: dict[str, Any]) -> str:
         return dict(scope["headers"]).get(b"x-tenant", b"none").decode()
 
-    app = fastapi_app(registry, excluded_paths=["/items/1"], extra_labels={"tenant": tenant},
-                      unmatched_route="none")
+    app = fastapi_app(registry, excluded_paths=["/items/1"], extra_labels={"tenant": tenant}, unmatched_route="none")
     call(app, http_scope("/items/1"))
     call(app, http_scope("/items/2", headers=[(b"x-tenant", b"acme")]))
     call(app, http_scope("/items/3"))
@@ -322,10 +343,12 @@ def test_make_asgi_app_openmetrics_and_gzip() -> None:
 
 
 def test_make_asgi_app_name_filter() -> None:
-    body = response(call(make_asgi_app(metrics_registry()),
-                         http_scope("/metrics", query=b"name[]=temperature_celsius")))[2]
-    assert body == b"# HELP temperature_celsius Temperature.\n# TYPE temperature_celsius gauge\n" \
-                   b"temperature_celsius 21.5\n"
+    body = response(
+        call(make_asgi_app(metrics_registry()), http_scope("/metrics", query=b"name[]=temperature_celsius"))
+    )[2]
+    assert (
+        body == b"# HELP temperature_celsius Temperature.\n# TYPE temperature_celsius gauge\ntemperature_celsius 21.5\n"
+    )
 
 
 def test_make_asgi_app_as_route_answers_without_redirect() -> None:

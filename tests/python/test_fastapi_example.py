@@ -10,8 +10,10 @@ from test_fastapi_server import parse_samples
 
 
 def test_example_app(tmp_path: Path) -> None:
-    with uvicorn("fastapi_app:app", tmp_path / "uvicorn.log") as server, \
-            httpx.Client(base_url=server.url, timeout=5) as client:
+    with (
+        uvicorn("fastapi_app:app", tmp_path / "uvicorn.log") as server,
+        httpx.Client(base_url=server.url, timeout=5) as client,
+    ):
         assert client.get("/items/3").json() == {"id": 3, "name": "item-3"}
         assert client.get("/api/v1/users/4").json() == {"id": 4}
         assert client.get("/reports/q3").json() == {"report": "q3"}
@@ -20,8 +22,9 @@ def test_example_app(tmp_path: Path) -> None:
         metrics = client.get("/metrics")
         assert metrics.status_code == 200 and metrics.history == []
         samples = parse_samples(metrics.text)
-    requests = {tuple(sorted(labels)): value for (name, labels), value in samples.items()
-                if name == "http_requests_total"}
+    requests = {
+        tuple(sorted(labels)): value for (name, labels), value in samples.items() if name == "http_requests_total"
+    }
     assert requests == {
         (("method", "GET"), ("route", route), ("status", "200")): 1.0
         for route in ("/items/{item_id}", "/api/v1/users/{user_id}", "/reports/{report_id}", "/countdown")

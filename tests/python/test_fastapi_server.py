@@ -20,6 +20,7 @@ import pytest
 from _servers import Server, binary, http_get, promtool_check, uvicorn
 from fastapi import APIRouter, BackgroundTasks, FastAPI, Request, Response, WebSocket
 from fastapi.responses import StreamingResponse
+
 from fastprom.fastapi import instrument
 
 STREAM_CHUNKS = 4
@@ -188,8 +189,7 @@ def test_route_templates(app: App) -> None:
     assert get(app, "/docs")[0] == 200
     samples = app.samples()
     routes = {dict(labels)["route"] for name, labels in samples if name == "http_requests_total"}
-    assert {"/items/{item_id}", "/api/v1/users/{user_id}", "/sub/things/{thing_id}", "/openapi.json",
-            "/docs"} <= routes
+    assert {"/items/{item_id}", "/api/v1/users/{user_id}", "/sub/things/{thing_id}", "/openapi.json", "/docs"} <= routes
     assert not any(route.startswith(("/items/1", "/api/v1/users/1", "/sub/things/1")) for route in routes)
     total = frozenset({("method", "GET"), ("route", "/items/{item_id}"), ("status", "200")})
     assert samples[("http_requests_total", total)] == 5
@@ -214,8 +214,11 @@ def test_unmatched_paths_share_one_series(app: App) -> None:
     for i in range(200):
         assert get(app, f"/wp-admin/{i}.php")[0] == 404
     samples = app.samples()
-    unmatched = [(labels, value) for (name, labels), value in samples.items()
-                 if name == "http_requests_total" and dict(labels)["status"] == "404"]
+    unmatched = [
+        (labels, value)
+        for (name, labels), value in samples.items()
+        if name == "http_requests_total" and dict(labels)["status"] == "404"
+    ]
     assert unmatched == [(frozenset({("method", "GET"), ("route", "<unmatched>"), ("status", "404")}), 200)]
     assert not any("wp-admin" in value for _, labels in samples for _, value in labels)
 
@@ -302,10 +305,13 @@ def test_websocket_and_lifespan_pass_through(app: App) -> None:
 def test_openmetrics_and_gzip(app: App) -> None:
     import gzip
 
-    status, body = http_get(app.url + "/metrics", headers={
-        "Accept": "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5",
-        "Accept-Encoding": "gzip",
-    })
+    status, body = http_get(
+        app.url + "/metrics",
+        headers={
+            "Accept": "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5",
+            "Accept-Encoding": "gzip",
+        },
+    )
     assert status == 200
     text = gzip.decompress(body).decode()
     assert text.endswith("# EOF\n") and "# TYPE http_requests counter" in text

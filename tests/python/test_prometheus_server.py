@@ -33,8 +33,7 @@ def query(prometheus_url: str, promql: str) -> list[dict[str, Any]]:
     return answer["data"]["result"]
 
 
-def wait_for(prometheus_url: str, promql: str, expected: float,
-             timeout: float = 20.0) -> list[dict[str, Any]]:
+def wait_for(prometheus_url: str, promql: str, expected: float, timeout: float = 20.0) -> list[dict[str, Any]]:
     """The query's result once its single value equals ``expected``; the last result on timeout."""
     deadline = time.monotonic() + timeout
     result = query(prometheus_url, promql)

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from _servers import Server, binary, http_get, make_certificates, pushgateway
+
 from fastprom._push import (
     basic_auth_handler,
     delete_from_gateway,
@@ -46,8 +47,9 @@ def gateway_lines(gateway: Server, job: str) -> set[str]:
     """Sample lines the gateway exposes for ``job`` (its own metrics and push_time left out)."""
     status, body = http_get(gateway.url + "/metrics")
     assert status == 200
-    return {line for line in body.decode().splitlines()
-            if f'job="{job}"' in line and not line.startswith(("push_", "#"))}
+    return {
+        line for line in body.decode().splitlines() if f'job="{job}"' in line and not line.startswith(("push_", "#"))
+    }
 
 
 def test_push_pushadd_delete_round_trip(gateway: Server) -> None:
@@ -59,8 +61,13 @@ def test_push_pushadd_delete_round_trip(gateway: Server) -> None:
     pushadd_to_gateway(gateway.url, "batch", registry_with("rows_failed", 2), grouping_key=key, timeout=5)
     assert gateway_lines(gateway, "batch") == {f"rows_processed{{{labels}}} 10", f"rows_failed{{{labels}}} 2"}
 
-    push_to_gateway(gateway.url.removeprefix("http://"), "batch", registry_with("rows_failed", 3),
-                    grouping_key=key, compression="gzip")
+    push_to_gateway(
+        gateway.url.removeprefix("http://"),
+        "batch",
+        registry_with("rows_failed", 3),
+        grouping_key=key,
+        compression="gzip",
+    )
     assert gateway_lines(gateway, "batch") == {f"rows_failed{{{labels}}} 3"}
 
     delete_from_gateway(gateway.url, "batch", grouping_key=key)
@@ -131,8 +138,7 @@ def test_request_shape_and_handlers(recorder: str) -> None:
     assert headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
     assert body == generate_latest(registry)
 
-    push_to_gateway(recorder + "/redirect", "j", registry, handler=passthrough_redirect_handler,
-                    compression="gzip")
+    push_to_gateway(recorder + "/redirect", "j", registry, handler=passthrough_redirect_handler, compression="gzip")
     method, path, headers, body = _Recorder.requests[-1]
     assert (method, path, headers["Content-Encoding"]) == ("PUT", "/metrics/job/j", "gzip")
     assert gzip.decompress(body) == generate_latest(registry)
@@ -160,12 +166,14 @@ def test_tls_auth_handler(tmp_path: Path) -> None:
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
-        handler = functools.partial(tls_auth_handler, certfile=str(certs.client_cert),
-                                    keyfile=str(certs.client_key), cafile=str(certs.ca))
+        handler = functools.partial(
+            tls_auth_handler, certfile=str(certs.client_cert), keyfile=str(certs.client_key), cafile=str(certs.ca)
+        )
         registry = registry_with("g", 1)
         push_to_gateway(f"https://127.0.0.1:{httpd.server_port}", "tls", registry, handler=handler)
         assert [(m, p, b) for m, p, _, b in _Recorder.requests] == [
-            ("PUT", "/metrics/job/tls", generate_latest(registry))]
+            ("PUT", "/metrics/job/tls", generate_latest(registry))
+        ]
         with pytest.raises(OSError):  # the server insists on a client certificate
             push_to_gateway(f"https://127.0.0.1:{httpd.server_port}", "tls", registry, timeout=5)
     finally:

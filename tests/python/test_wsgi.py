@@ -14,6 +14,7 @@ from wsgiref.simple_server import WSGIServer
 
 import pytest
 from _servers import binary, http_get, make_certificates
+
 from fastprom._wsgi import MetricsHandler, make_wsgi_app, start_wsgi_server
 from fastprom.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 from fastprom.metrics import Counter
@@ -59,8 +60,10 @@ def test_serves_text_format(server: WSGIServer, registry: CollectorRegistry) -> 
 
 
 def test_negotiation_gzip_and_filter(server: WSGIServer, registry: CollectorRegistry) -> None:
-    status, body = http_get(url(server, "/metrics?name[]=errors_total"), headers={
-        "Accept": "application/openmetrics-text; version=1.0.0", "Accept-Encoding": "gzip"})
+    status, body = http_get(
+        url(server, "/metrics?name[]=errors_total"),
+        headers={"Accept": "application/openmetrics-text; version=1.0.0", "Accept-Encoding": "gzip"},
+    )
     text = gzip.decompress(body).decode()
     assert status == 200
     assert text.startswith("# HELP errors Errors.\n# TYPE errors counter\nerrors_total 1.0\n")
@@ -100,9 +103,15 @@ def test_metrics_handler_factory(registry: CollectorRegistry) -> None:
 @pytest.mark.skipif(binary("openssl") is None, reason="openssl command line tool not installed")
 def test_tls_with_client_certificates(registry: CollectorRegistry, tmp_path: Path) -> None:
     certs = make_certificates(tmp_path)
-    httpd, thread = start_wsgi_server(0, addr="127.0.0.1", registry=registry, certfile=str(certs.server_cert),
-                                      keyfile=str(certs.server_key), client_cafile=str(certs.ca),
-                                      client_auth_required=True)
+    httpd, thread = start_wsgi_server(
+        0,
+        addr="127.0.0.1",
+        registry=registry,
+        certfile=str(certs.server_cert),
+        keyfile=str(certs.server_key),
+        client_cafile=str(certs.ca),
+        client_auth_required=True,
+    )
     url = f"https://127.0.0.1:{httpd.server_port}/metrics"
     try:
         context = ssl.create_default_context(cafile=str(certs.ca))
@@ -119,5 +128,10 @@ def test_tls_with_client_certificates(registry: CollectorRegistry, tmp_path: Pat
 
 def test_bad_certificate_path_names_the_file(registry: CollectorRegistry, tmp_path: Path) -> None:
     with pytest.raises(OSError, match="missing.pem"):
-        start_wsgi_server(0, addr="127.0.0.1", registry=registry, certfile=str(tmp_path / "missing.pem"),
-                          keyfile=str(tmp_path / "missing.key"))
+        start_wsgi_server(
+            0,
+            addr="127.0.0.1",
+            registry=registry,
+            certfile=str(tmp_path / "missing.pem"),
+            keyfile=str(tmp_path / "missing.key"),
+        )
