@@ -7,6 +7,7 @@ use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple, PyType};
+use pyo3::PyClassInitializer;
 
 use crate::core::metric::{
     Buckets, Child, CounterValue, Desc, Family, GaugeValue, HistogramValue, InfoValue, Kind,
@@ -158,6 +159,31 @@ pub struct Common<'py> {
     pub subsystem: String,
     pub unit: String,
     pub labelvalues: Option<Bound<'py, PyAny>>,
+    pub registry: RegistryArg<'py>,
+}
+
+impl<'py> Common<'py> {
+    /// Builds the family, wraps it in its Python class with `wrap` and registers the object
+    /// (a `_labelvalues` child is not registered, as in prometheus_client).
+    fn create<K: Kind, T: pyo3::PyClass + Into<PyClassInitializer<T>>>(
+        mut self,
+        py: Python<'py>,
+        type_name: &'static str,
+        reserved: &[&str],
+        config: K::Config,
+        wrap: impl FnOnce(Handle<K>) -> T,
+    ) -> PyResult<Py<T>> {
+        let register_it = self.labelvalues.as_ref().is_none_or(|v| v.is_none());
+        let registry = std::mem::replace(&mut self.registry, RegistryArg::Default);
+        let obj = Bound::new(
+            py,
+            wrap(Handle::build(py, self, type_name, reserved, config)?),
+        )?;
+        if register_it {
+            register(obj.as_any(), registry)?;
+        }
+        Ok(obj.unbind())
+    }
 }
 
 impl<K: Kind> Handle<K> {
@@ -527,8 +553,7 @@ metric_class!(Counter, CounterValue, {
         registry: RegistryArg<'py>,
         _labelvalues: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Py<Counter>> {
-        let register_it = _labelvalues.as_ref().is_none_or(|v| v.is_none());
-        let c = Common {
+        Common {
             name,
             documentation,
             labelnames,
@@ -536,19 +561,13 @@ metric_class!(Counter, CounterValue, {
             subsystem,
             unit,
             labelvalues: _labelvalues,
-        };
-        let obj = Bound::new(
-            py,
-            Counter {
-                x: (),
-                cache: ChildCache::default(),
-                h: Handle::build(py, c, "counter", &[], ())?,
-            },
-        )?;
-        if register_it {
-            register(obj.as_any(), registry)?;
+            registry,
         }
-        Ok(obj.unbind())
+        .create(py, "counter", &[], (), |h| Counter {
+            x: (),
+            h,
+            cache: ChildCache::default(),
+        })
     }
 
     /// Adds `amount` (default 1, must not be negative); `exemplar` labels the increment.
@@ -668,8 +687,11 @@ metric_class!(Gauge, GaugeValue, {
                 "Invalid multiprocess mode: {multiprocess_mode}"
             )));
         };
-        let register_it = _labelvalues.as_ref().is_none_or(|v| v.is_none());
-        let c = Common {
+        let x = GaugeMode {
+            name: mode,
+            most_recent: mode.ends_with("mostrecent"),
+        };
+        Common {
             name,
             documentation,
             labelnames,
@@ -677,23 +699,13 @@ metric_class!(Gauge, GaugeValue, {
             subsystem,
             unit,
             labelvalues: _labelvalues,
-        };
-        let h = Handle::build(py, c, "gauge", &[], ())?;
-        let obj = Bound::new(
-            py,
-            Gauge {
-                h,
-                x: GaugeMode {
-                    name: mode,
-                    most_recent: mode.ends_with("mostrecent"),
-                },
-                cache: ChildCache::default(),
-            },
-        )?;
-        if register_it {
-            register(obj.as_any(), registry)?;
+            registry,
         }
-        Ok(obj.unbind())
+        .create(py, "gauge", &[], (), |h| Gauge {
+            h,
+            x,
+            cache: ChildCache::default(),
+        })
     }
 
     /// Adds `amount` (default 1).
@@ -795,8 +807,7 @@ metric_class!(Summary, SummaryValue, {
         registry: RegistryArg<'py>,
         _labelvalues: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Py<Summary>> {
-        let register_it = _labelvalues.as_ref().is_none_or(|v| v.is_none());
-        let c = Common {
+        Common {
             name,
             documentation,
             labelnames,
@@ -804,19 +815,13 @@ metric_class!(Summary, SummaryValue, {
             subsystem,
             unit,
             labelvalues: _labelvalues,
-        };
-        let obj = Bound::new(
-            py,
-            Summary {
-                x: (),
-                cache: ChildCache::default(),
-                h: Handle::build(py, c, "summary", &["quantile"], ())?,
-            },
-        )?;
-        if register_it {
-            register(obj.as_any(), registry)?;
+            registry,
         }
-        Ok(obj.unbind())
+        .create(py, "summary", &["quantile"], (), |h| Summary {
+            x: (),
+            h,
+            cache: ChildCache::default(),
+        })
     }
 
     /// Records one observation.
@@ -884,8 +889,7 @@ metric_class!(Histogram, HistogramValue, {
                 .collect::<PyResult<Vec<f64>>>()?,
         };
         let buckets = Buckets::new(bounds)?;
-        let register_it = _labelvalues.as_ref().is_none_or(|v| v.is_none());
-        let c = Common {
+        Common {
             name,
             documentation,
             labelnames,
@@ -893,19 +897,13 @@ metric_class!(Histogram, HistogramValue, {
             subsystem,
             unit,
             labelvalues: _labelvalues,
-        };
-        let obj = Bound::new(
-            py,
-            Histogram {
-                x: (),
-                cache: ChildCache::default(),
-                h: Handle::build(py, c, "histogram", &["le"], buckets)?,
-            },
-        )?;
-        if register_it {
-            register(obj.as_any(), registry)?;
+            registry,
         }
-        Ok(obj.unbind())
+        .create(py, "histogram", &["le"], buckets, |h| Histogram {
+            x: (),
+            h,
+            cache: ChildCache::default(),
+        })
     }
 
     /// Records one observation; `exemplar` labels the bucket it falls in.
@@ -972,8 +970,7 @@ metric_class!(Info, InfoValue, {
         registry: RegistryArg<'py>,
         _labelvalues: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Py<Info>> {
-        let register_it = _labelvalues.as_ref().is_none_or(|v| v.is_none());
-        let c = Common {
+        Common {
             name,
             documentation,
             labelnames,
@@ -981,19 +978,13 @@ metric_class!(Info, InfoValue, {
             subsystem,
             unit,
             labelvalues: _labelvalues,
-        };
-        let obj = Bound::new(
-            py,
-            Info {
-                x: (),
-                cache: ChildCache::default(),
-                h: Handle::build(py, c, "info", &[], ())?,
-            },
-        )?;
-        if register_it {
-            register(obj.as_any(), registry)?;
+            registry,
         }
-        Ok(obj.unbind())
+        .create(py, "info", &[], (), |h| Info {
+            x: (),
+            h,
+            cache: ChildCache::default(),
+        })
     }
 
     /// Sets the information (a dict of str to str).
@@ -1064,8 +1055,7 @@ metric_class!(Enum, StateSetValue, {
                 "No states provided for Enum metric: {name}"
             )));
         }
-        let register_it = _labelvalues.as_ref().is_none_or(|v| v.is_none());
-        let c = Common {
+        Common {
             name,
             documentation,
             labelnames,
@@ -1073,19 +1063,13 @@ metric_class!(Enum, StateSetValue, {
             subsystem,
             unit,
             labelvalues: _labelvalues,
-        };
-        let obj = Bound::new(
-            py,
-            Enum {
-                x: (),
-                cache: ChildCache::default(),
-                h: Handle::build(py, c, "stateset", &[], states.into_boxed_slice())?,
-            },
-        )?;
-        if register_it {
-            register(obj.as_any(), registry)?;
+            registry,
         }
-        Ok(obj.unbind())
+        .create(py, "stateset", &[], states.into_boxed_slice(), |h| Enum {
+            x: (),
+            h,
+            cache: ChildCache::default(),
+        })
     }
 
     /// Sets the current state (one of `states`).
