@@ -435,7 +435,11 @@ fn exemplar_from(
 
 /// The methods every metric class has, around the class-specific ones in `$extra`.
 macro_rules! metric_class {
-    ($cls:ident, $kind:ty, { $($extra:tt)* }) => {
+    (
+        $cls:ident, $kind:ty,
+        new($py:ident, $common:ident $(, $arg:ident: $argty:ty = $default:tt)*) $new_body:block,
+        { $($extra:tt)* }
+    ) => {
         impl $cls {
             pub fn handle(&self) -> &Handle<$kind> {
                 &self.h
@@ -444,6 +448,36 @@ macro_rules! metric_class {
 
         #[pymethods]
         impl $cls {
+            /// `(name, documentation, labelnames=(), namespace='', subsystem='', unit='',
+            /// registry=REGISTRY, _labelvalues=None, …)` as in prometheus_client.
+            #[new]
+            #[pyo3(signature = (name, documentation, labelnames = None, namespace = "", subsystem = "", unit = "", registry = RegistryArg::Default, _labelvalues = None $(, $arg = $default)*))]
+            #[allow(clippy::too_many_arguments)]
+            fn new<'py>(
+                $py: Python<'py>,
+                name: String,
+                documentation: String,
+                labelnames: Option<Bound<'py, PyAny>>,
+                namespace: &str,
+                subsystem: &str,
+                unit: &str,
+                registry: RegistryArg<'py>,
+                _labelvalues: Option<Bound<'py, PyAny>>,
+                $($arg: $argty,)*
+            ) -> PyResult<Py<$cls>> {
+                let $common = Common {
+                    name,
+                    documentation,
+                    labelnames,
+                    namespace: namespace.to_owned(),
+                    subsystem: subsystem.to_owned(),
+                    unit: unit.to_owned(),
+                    labelvalues: _labelvalues,
+                    registry,
+                };
+                $new_body
+            }
+
             $($extra)*
 
             /// The child for the given label values (positional or by name).
@@ -538,38 +572,13 @@ pub struct Counter {
     cache: ChildCache,
 }
 
-metric_class!(Counter, CounterValue, {
-    #[new]
-    #[pyo3(signature = (name, documentation, labelnames = None, namespace = String::new(), subsystem = String::new(), unit = String::new(), registry = RegistryArg::Default, _labelvalues = None))]
-    #[allow(clippy::too_many_arguments)]
-    fn new<'py>(
-        py: Python<'py>,
-        name: String,
-        documentation: String,
-        labelnames: Option<Bound<'py, PyAny>>,
-        namespace: String,
-        subsystem: String,
-        unit: String,
-        registry: RegistryArg<'py>,
-        _labelvalues: Option<Bound<'py, PyAny>>,
-    ) -> PyResult<Py<Counter>> {
-        Common {
-            name,
-            documentation,
-            labelnames,
-            namespace,
-            subsystem,
-            unit,
-            labelvalues: _labelvalues,
-            registry,
-        }
-        .create(py, "counter", &[], (), |h| Counter {
+metric_class!(Counter, CounterValue, new(py, common) {
+        common.create(py, "counter", &[], (), |h| Counter {
             x: (),
             h,
             cache: ChildCache::default(),
         })
-    }
-
+}, {
     /// Adds `amount` (default 1, must not be negative); `exemplar` labels the increment.
     #[pyo3(
         signature = (amount = Amount(None), exemplar = None),
@@ -666,22 +675,7 @@ pub struct GaugeMode {
     most_recent: bool,
 }
 
-metric_class!(Gauge, GaugeValue, {
-    #[new]
-    #[pyo3(signature = (name, documentation, labelnames = None, namespace = String::new(), subsystem = String::new(), unit = String::new(), registry = RegistryArg::Default, _labelvalues = None, multiprocess_mode = "all"))]
-    #[allow(clippy::too_many_arguments)]
-    fn new<'py>(
-        py: Python<'py>,
-        name: String,
-        documentation: String,
-        labelnames: Option<Bound<'py, PyAny>>,
-        namespace: String,
-        subsystem: String,
-        unit: String,
-        registry: RegistryArg<'py>,
-        _labelvalues: Option<Bound<'py, PyAny>>,
-        multiprocess_mode: &str,
-    ) -> PyResult<Py<Gauge>> {
+metric_class!(Gauge, GaugeValue, new(py, common, multiprocess_mode: &str = "all") {
         let Some(mode) = MULTIPROCESS_MODES.iter().find(|m| **m == multiprocess_mode) else {
             return Err(PyValueError::new_err(format!(
                 "Invalid multiprocess mode: {multiprocess_mode}"
@@ -691,23 +685,12 @@ metric_class!(Gauge, GaugeValue, {
             name: mode,
             most_recent: mode.ends_with("mostrecent"),
         };
-        Common {
-            name,
-            documentation,
-            labelnames,
-            namespace,
-            subsystem,
-            unit,
-            labelvalues: _labelvalues,
-            registry,
-        }
-        .create(py, "gauge", &[], (), |h| Gauge {
+        common.create(py, "gauge", &[], (), |h| Gauge {
             h,
             x,
             cache: ChildCache::default(),
         })
-    }
-
+}, {
     /// Adds `amount` (default 1).
     #[pyo3(signature = (amount = Amount(None)), text_signature = "(self, /, amount=1)")]
     fn inc(&self, amount: Amount<'_, '_>) -> PyResult<()> {
@@ -792,38 +775,13 @@ pub struct Summary {
     cache: ChildCache,
 }
 
-metric_class!(Summary, SummaryValue, {
-    #[new]
-    #[pyo3(signature = (name, documentation, labelnames = None, namespace = String::new(), subsystem = String::new(), unit = String::new(), registry = RegistryArg::Default, _labelvalues = None))]
-    #[allow(clippy::too_many_arguments)]
-    fn new<'py>(
-        py: Python<'py>,
-        name: String,
-        documentation: String,
-        labelnames: Option<Bound<'py, PyAny>>,
-        namespace: String,
-        subsystem: String,
-        unit: String,
-        registry: RegistryArg<'py>,
-        _labelvalues: Option<Bound<'py, PyAny>>,
-    ) -> PyResult<Py<Summary>> {
-        Common {
-            name,
-            documentation,
-            labelnames,
-            namespace,
-            subsystem,
-            unit,
-            labelvalues: _labelvalues,
-            registry,
-        }
-        .create(py, "summary", &["quantile"], (), |h| Summary {
+metric_class!(Summary, SummaryValue, new(py, common) {
+        common.create(py, "summary", &["quantile"], (), |h| Summary {
             x: (),
             h,
             cache: ChildCache::default(),
         })
-    }
-
+}, {
     /// Records one observation.
     fn observe(&self, amount: &Bound<'_, PyAny>) -> PyResult<()> {
         let child = self.h.observable()?;
@@ -865,22 +823,7 @@ pub struct Histogram {
     cache: ChildCache,
 }
 
-metric_class!(Histogram, HistogramValue, {
-    #[new]
-    #[pyo3(signature = (name, documentation, labelnames = None, namespace = String::new(), subsystem = String::new(), unit = String::new(), registry = RegistryArg::Default, _labelvalues = None, buckets = None))]
-    #[allow(clippy::too_many_arguments)]
-    fn new<'py>(
-        py: Python<'py>,
-        name: String,
-        documentation: String,
-        labelnames: Option<Bound<'py, PyAny>>,
-        namespace: String,
-        subsystem: String,
-        unit: String,
-        registry: RegistryArg<'py>,
-        _labelvalues: Option<Bound<'py, PyAny>>,
-        buckets: Option<Bound<'py, PyAny>>,
-    ) -> PyResult<Py<Histogram>> {
+metric_class!(Histogram, HistogramValue, new(py, common, buckets: Option<Bound<'py, PyAny>> = None) {
         let bounds = match buckets {
             None => DEFAULT_BUCKETS.to_vec(),
             Some(b) => b
@@ -889,23 +832,12 @@ metric_class!(Histogram, HistogramValue, {
                 .collect::<PyResult<Vec<f64>>>()?,
         };
         let buckets = Buckets::new(bounds)?;
-        Common {
-            name,
-            documentation,
-            labelnames,
-            namespace,
-            subsystem,
-            unit,
-            labelvalues: _labelvalues,
-            registry,
-        }
-        .create(py, "histogram", &["le"], buckets, |h| Histogram {
+        common.create(py, "histogram", &["le"], buckets, |h| Histogram {
             x: (),
             h,
             cache: ChildCache::default(),
         })
-    }
-
+}, {
     /// Records one observation; `exemplar` labels the bucket it falls in.
     #[pyo3(signature = (amount, exemplar = None))]
     fn observe(
@@ -955,38 +887,13 @@ pub struct Info {
     cache: ChildCache,
 }
 
-metric_class!(Info, InfoValue, {
-    #[new]
-    #[pyo3(signature = (name, documentation, labelnames = None, namespace = String::new(), subsystem = String::new(), unit = String::new(), registry = RegistryArg::Default, _labelvalues = None))]
-    #[allow(clippy::too_many_arguments)]
-    fn new<'py>(
-        py: Python<'py>,
-        name: String,
-        documentation: String,
-        labelnames: Option<Bound<'py, PyAny>>,
-        namespace: String,
-        subsystem: String,
-        unit: String,
-        registry: RegistryArg<'py>,
-        _labelvalues: Option<Bound<'py, PyAny>>,
-    ) -> PyResult<Py<Info>> {
-        Common {
-            name,
-            documentation,
-            labelnames,
-            namespace,
-            subsystem,
-            unit,
-            labelvalues: _labelvalues,
-            registry,
-        }
-        .create(py, "info", &[], (), |h| Info {
+metric_class!(Info, InfoValue, new(py, common) {
+        common.create(py, "info", &[], (), |h| Info {
             x: (),
             h,
             cache: ChildCache::default(),
         })
-    }
-
+}, {
     /// Sets the information (a dict of str to str).
     fn info(&self, val: &Bound<'_, PyAny>) -> PyResult<()> {
         let child = self.h.observable()?;
@@ -1022,23 +929,9 @@ pub struct Enum {
     cache: ChildCache,
 }
 
-metric_class!(Enum, StateSetValue, {
-    #[new]
-    #[pyo3(signature = (name, documentation, labelnames = None, namespace = String::new(), subsystem = String::new(), unit = String::new(), registry = RegistryArg::Default, _labelvalues = None, states = None))]
-    #[allow(clippy::too_many_arguments)]
-    fn new<'py>(
-        py: Python<'py>,
-        name: String,
-        documentation: String,
-        labelnames: Option<Bound<'py, PyAny>>,
-        namespace: String,
-        subsystem: String,
-        unit: String,
-        registry: RegistryArg<'py>,
-        _labelvalues: Option<Bound<'py, PyAny>>,
-        states: Option<Bound<'py, PyAny>>,
-    ) -> PyResult<Py<Enum>> {
-        if labelnames_from(labelnames.as_ref())?.contains(&name) {
+metric_class!(Enum, StateSetValue, new(py, common, states: Option<Bound<'py, PyAny>> = None) {
+        let name = &common.name;
+        if labelnames_from(common.labelnames.as_ref())?.contains(name) {
             return Err(PyValueError::new_err(format!(
                 "Overlapping labels for Enum metric: {name}"
             )));
@@ -1055,23 +948,12 @@ metric_class!(Enum, StateSetValue, {
                 "No states provided for Enum metric: {name}"
             )));
         }
-        Common {
-            name,
-            documentation,
-            labelnames,
-            namespace,
-            subsystem,
-            unit,
-            labelvalues: _labelvalues,
-            registry,
-        }
-        .create(py, "stateset", &[], states.into_boxed_slice(), |h| Enum {
+        common.create(py, "stateset", &[], states.into_boxed_slice(), |h| Enum {
             x: (),
             h,
             cache: ChildCache::default(),
         })
-    }
-
+}, {
     /// Sets the current state (one of `states`).
     fn state(&self, state: &Bound<'_, PyAny>) -> PyResult<()> {
         let child = self.h.observable()?;
