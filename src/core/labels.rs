@@ -1,7 +1,7 @@
 //! Label values of one child, packed in one allocation, and the map from label values
 //! to children that keeps creation order and looks up borrowed `&[&str]` without allocating.
 
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use indexmap::{Equivalent, IndexSet};
@@ -112,9 +112,4 @@ pub type ChildSet<C> = IndexSet<Key<C>, foldhash::fast::RandomState>;
 
 pub fn new_child_set<C>() -> ChildSet<C> {
     IndexSet::with_hasher(foldhash::fast::RandomState::default())
-}
-
-/// Hash of a query with the set's hasher (to reuse across a read and a write lock).
-pub fn query_hash<S: AsRef<str>, B: BuildHasher>(b: &B, values: &[S]) -> u64 {
-    b.hash_one(Query(values))
 }

@@ -672,7 +672,7 @@ impl Kind for StateSetValue {
     }
 }
 
-/// Used by encoders' callers that want exemplars with a float timestamp.
+/// An exemplar observed at Unix time `ts`.
 pub fn exemplar(labels: Vec<(String, String)>, value: f64, ts: f64) -> Exemplar {
     Exemplar {
         labels,
