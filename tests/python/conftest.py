@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Callable
@@ -22,6 +23,7 @@ import pytest
 
 import fastprom
 import fastprom.openmetrics.exposition
+from fastprom.testing import FakeGemini
 
 FIXED_TIME = 123.456
 
@@ -136,3 +138,27 @@ def assert_same_output(
 @pytest.fixture
 def same_output() -> Callable[..., tuple[bytes, bytes]]:
     return assert_same_output
+
+
+# ------------------------------------------------------------------ fixtures shared by other suites
+
+
+@pytest.fixture
+def registry() -> fastprom.CollectorRegistry:
+    """A fresh, empty registry (suites that need a populated one define their own)."""
+    return fastprom.CollectorRegistry()
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[FakeGemini]:
+    """The project's fake Gemini server, one per test module."""
+    with FakeGemini() as s:
+        yield s
+
+
+@pytest.fixture
+def fake(server: FakeGemini) -> Iterator[FakeGemini]:
+    """The fake Gemini server, reset before and after the test."""
+    server.reset()
+    yield server
+    server.reset()

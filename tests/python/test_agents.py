@@ -10,11 +10,6 @@ from fastprom.agents import AgentMetrics
 from fastprom.registry import CollectorRegistry
 
 
-@pytest.fixture
-def registry() -> CollectorRegistry:
-    return CollectorRegistry()
-
-
 def test_task_step_and_tool(registry: CollectorRegistry) -> None:
     agent = AgentMetrics("planner", registry=registry)
 

@@ -6,7 +6,6 @@ import asyncio
 import gc
 import time
 import warnings
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,24 +21,6 @@ MODEL = "gemini-2.5-flash"
 M = 1e6
 # gemini-2.5-flash in the shipped table: input 0.30, output 2.50, cached input 0.03, audio 1.00 / 0.10
 DEFAULT_COST = ((1200 - 200) * 0.30 + 200 * 0.03 + (300 + 100) * 2.50) / M
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeGemini]:
-    with FakeGemini() as s:
-        yield s
-
-
-@pytest.fixture
-def fake(server: FakeGemini) -> Iterator[FakeGemini]:
-    server.reset()
-    yield server
-    server.reset()
-
-
-@pytest.fixture
-def registry() -> CollectorRegistry:
-    return CollectorRegistry()
 
 
 def new_client(url: str, **http: Any) -> Any:

@@ -6,7 +6,6 @@ import asyncio
 import gc
 import json
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,24 +18,6 @@ from fastprom.testing import FakeGemini, Usage
 
 MODEL = "gemini-2.5-flash"
 M = 1e6
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeGemini]:
-    with FakeGemini() as s:
-        yield s
-
-
-@pytest.fixture
-def fake(server: FakeGemini) -> Iterator[FakeGemini]:
-    server.reset()
-    yield server
-    server.reset()
-
-
-@pytest.fixture
-def registry() -> CollectorRegistry:
-    return CollectorRegistry()
 
 
 def sample(registry: CollectorRegistry, name: str, model: str = MODEL, **labels: str) -> float | None:
