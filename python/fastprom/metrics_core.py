@@ -109,10 +109,8 @@ class _Family(Metric):
             raise ValueError(f"Can only specify at most one of {what} and labels.")
 
 
-class UnknownMetricFamily(_Family):
-    """An untyped metric."""
-
-    _typ = "unknown"
+class _ValueFamily(_Family):
+    """A family of plain values: one sample per label set."""
 
     def __init__(
         self,
@@ -129,6 +127,12 @@ class UnknownMetricFamily(_Family):
 
     def add_metric(self, labels: Sequence[str], value: float, timestamp: _Ts = None) -> None:
         self.samples.append(Sample(self.name, self._labels(labels), value, timestamp))
+
+
+class UnknownMetricFamily(_ValueFamily):
+    """An untyped metric."""
+
+    _typ = "unknown"
 
 
 UntypedMetricFamily = UnknownMetricFamily
@@ -170,26 +174,10 @@ class CounterMetricFamily(_Family):
             self.samples.append(Sample(self.name + "_created", dict(series), created, timestamp))
 
 
-class GaugeMetricFamily(_Family):
+class GaugeMetricFamily(_ValueFamily):
     """A gauge."""
 
     _typ = "gauge"
-
-    def __init__(
-        self,
-        name: str,
-        documentation: str,
-        value: Optional[float] = None,
-        labels: Optional[Sequence[str]] = None,
-        unit: str = "",
-    ) -> None:
-        self._one_of(value, labels)
-        super().__init__(name, documentation, labels, unit)
-        if value is not None:
-            self.add_metric([], value)
-
-    def add_metric(self, labels: Sequence[str], value: float, timestamp: _Ts = None) -> None:
-        self.samples.append(Sample(self.name, self._labels(labels), value, timestamp))
 
 
 class SummaryMetricFamily(_Family):
