@@ -235,3 +235,15 @@ def start_http_server(
     registry: Any,
     render: Callable[[bool, str, int, Optional[list[str]]], bytes],
 ) -> tuple[MetricsServer, ServerThread]: ...
+
+@final
+class HttpSeries:
+    def __new__(
+        cls,
+        requests: Counter,
+        duration: Histogram,
+        first_byte: Histogram,
+        request_size: Summary,
+        response_size: Summary,
+    ) -> HttpSeries: ...
+    def record(self, duration: float, first_byte: float, request_bytes: float, response_bytes: float) -> None: ...

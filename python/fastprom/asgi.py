@@ -16,6 +16,7 @@ from urllib.parse import parse_qs
 
 # The module, not its names: fastprom.exposition may re-export this module.
 from . import exposition
+from ._core import HttpSeries
 from .metrics import Counter, Gauge, Histogram, Summary
 from .registry import REGISTRY, CollectorRegistry
 
@@ -93,8 +94,9 @@ def _status_labels(group: bool) -> dict[int, str]:
 
 # What one (route, status, method[, extra labels]) combination updates: the route or endpoint object
 # (kept so that the id() in the cache key stays unique), then the children of requests_total,
-# duration, time to first byte, request size and response size.
-_Children = tuple[object, Any, Any, Any, Any, Any]
+# duration, time to first byte, request size and response size, bound together in Rust so that
+# a request is recorded in one call.
+_Children = tuple[object, HttpSeries]
 
 
 class _Metrics:
@@ -342,13 +344,7 @@ class PrometheusMiddleware:
         children = self._children.get(key)
         if children is None or children[0] is not target:
             children = self._make_children(key, scope, target, root_path, end_root_path)
-        _, requests, duration_, first_byte_, request_size, response_size = children
-        requests.inc()
-        duration_.observe(duration)
-        if first_byte:
-            first_byte_.observe(first_byte)
-        request_size.observe(request_bytes)
-        response_size.observe(response_bytes)
+        children[1].record(duration, first_byte, request_bytes, response_bytes)
 
     def _make_children(
         self, key: tuple[Any, ...], scope: Scope, target: object, root_path: str, end_root_path: str
@@ -359,14 +355,14 @@ class PrometheusMiddleware:
         status_label = self._status_labels.get(status) or str(status)
         metrics = self._metrics
         by_route = (method, route, *extra)
-        children = (
-            target,
+        series = HttpSeries(
             metrics.requests.labels(method, route, status_label, *extra),
             metrics.duration.labels(*by_route),
             metrics.first_byte.labels(*by_route),
             metrics.request_size.labels(*by_route),
             metrics.response_size.labels(*by_route),
         )
+        children = (target, series)
         self._children[key] = children
         return children
 

@@ -5,6 +5,7 @@ use pyo3::prelude::*;
 mod collectors;
 mod convert;
 mod errors;
+mod http;
 mod metrics;
 mod registry;
 mod server;
@@ -56,6 +57,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<metrics::Histogram>()?;
     m.add_class::<metrics::Info>()?;
     m.add_class::<metrics::Enum>()?;
+    m.add_class::<http::HttpSeries>()?;
     m.add_class::<timers::Timer>()?;
     m.add_class::<timers::InprogressTracker>()?;
     m.add_class::<timers::ExceptionCounter>()?;
