@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable, Optional, Sequence, Union
+from typing import Any, Iterable, Optional, Sequence, Union
 
 from .samples import Exemplar, NativeHistogram, Sample, Timestamp
 from .validation import _validate_metric_name
@@ -279,43 +279,38 @@ class GaugeHistogramMetricFamily(_Family):
         self.samples.append(Sample(self.name + "_gsum", dict(series), gsum_value, timestamp))  # type: ignore[arg-type]
 
 
-class InfoMetricFamily(_Family):
-    """An info metric: a constant 1 carrying key-value labels."""
-
-    _typ = "info"
+class _MappingFamily(_Family):
+    """A family whose value per label set is a mapping (info labels, state flags); no unit."""
 
     def __init__(
         self,
         name: str,
         documentation: str,
-        value: Optional[dict[str, str]] = None,
+        value: Optional[dict[str, Any]] = None,
         labels: Optional[Sequence[str]] = None,
     ) -> None:
         self._one_of(value, labels)
         super().__init__(name, documentation, labels)
         if value is not None:
             self.add_metric([], value)
+
+    def add_metric(self, labels: Sequence[str], value: dict[str, Any], timestamp: _Ts = None) -> None:
+        raise NotImplementedError
+
+
+class InfoMetricFamily(_MappingFamily):
+    """An info metric: a constant 1 carrying key-value labels."""
+
+    _typ = "info"
 
     def add_metric(self, labels: Sequence[str], value: dict[str, str], timestamp: _Ts = None) -> None:
         self.samples.append(Sample(self.name + "_info", {**self._labels(labels), **value}, 1, timestamp))
 
 
-class StateSetMetricFamily(_Family):
+class StateSetMetricFamily(_MappingFamily):
     """A state set: one sample per state, 1 for the states that are on."""
 
     _typ = "stateset"
-
-    def __init__(
-        self,
-        name: str,
-        documentation: str,
-        value: Optional[dict[str, bool]] = None,
-        labels: Optional[Sequence[str]] = None,
-    ) -> None:
-        self._one_of(value, labels)
-        super().__init__(name, documentation, labels)
-        if value is not None:
-            self.add_metric([], value)
 
     def add_metric(self, labels: Sequence[str], value: dict[str, bool], timestamp: _Ts = None) -> None:
         series = self._labels(labels)

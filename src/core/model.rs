@@ -82,8 +82,11 @@ impl SampleRef<'_> {
     }
 
     pub fn name_ends_with(&self, suffix: &str) -> bool {
-        let full: String = self.name.concat();
-        full.ends_with(suffix)
+        match self.name.last() {
+            // Native names are split as [family, suffix]: no need to join them.
+            Some(last) if last.len() >= suffix.len() => last.ends_with(suffix),
+            _ => self.name.concat().ends_with(suffix),
+        }
     }
 
     pub fn write_name(&self, out: &mut String) {

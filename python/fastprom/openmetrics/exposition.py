@@ -87,28 +87,24 @@ def _metric_rune(ch: str, i: int) -> bool:
     return _label_rune(ch, i) or ch == ":"
 
 
-def escape_metric_name(s: str, escaping: str = UNDERSCORES) -> str:
-    """A metric name as written under ``escaping`` (quoted for allow-utf-8 if needed)."""
+def _escape_name(s: str, escaping: str, valid: bool, rune: Any) -> str:
     if not s:
         return s
-    valid = _is_valid_legacy_metric_name(s)
     if escaping == ALLOWUTF8:
-        return _escape(s, escaping, _metric_rune) if valid else f'"{_escape(s, escaping, _metric_rune)}"'
+        return _escape(s, escaping, rune) if valid else f'"{_escape(s, escaping, rune)}"'
     if escaping in (UNDERSCORES, VALUES) and valid:
         return s
-    return _escape(s, escaping, _metric_rune)
+    return _escape(s, escaping, rune)
+
+
+def escape_metric_name(s: str, escaping: str = UNDERSCORES) -> str:
+    """A metric name as written under ``escaping`` (quoted for allow-utf-8 if needed)."""
+    return _escape_name(s, escaping, _is_valid_legacy_metric_name(s), _metric_rune)
 
 
 def escape_label_name(s: str, escaping: str = UNDERSCORES) -> str:
     """A label name as written under ``escaping``."""
-    if not s:
-        return s
-    valid = _is_valid_legacy_labelname(s)
-    if escaping == ALLOWUTF8:
-        return _escape(s, escaping, _label_rune) if valid else f'"{_escape(s, escaping, _label_rune)}"'
-    if escaping in (UNDERSCORES, VALUES) and valid:
-        return s
-    return _escape(s, escaping, _label_rune)
+    return _escape_name(s, escaping, _is_valid_legacy_labelname(s), _label_rune)
 
 
 __all__ += ["floatToGoString"]
