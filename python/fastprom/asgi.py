@@ -8,15 +8,13 @@ at module level and works under any ASGI framework, with route templates for Sta
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
-from time import perf_counter
 from typing import Any
 from urllib.parse import parse_qs
 
 # The module, not its names: fastprom.exposition may re-export this module.
 from . import exposition
-from ._core import HttpSeries
+from ._core import HttpRecorder, HttpSeries
 from .metrics import Counter, Gauge, Histogram, Summary
 from .registry import REGISTRY, CollectorRegistry
 
@@ -31,10 +29,9 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 UNMATCHED_ROUTE = "<unmatched>"
 """Route label of requests that no route of the application matched (404s, scans)."""
 
-_KNOWN_METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"))
-_OTHER_METHOD = "OTHER"
+# The order HttpRecorder expects: the nine standard methods, then OTHER for everything else.
+_METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "OTHER")
 _OWN_LABELS = frozenset(("method", "route", "status"))
-_CLIENT_CLOSED = 499  # nginx's "client closed request": the client left before the response ended.
 
 
 class _MetricsApp:
@@ -90,13 +87,6 @@ def make_asgi_app(registry: CollectorRegistry = REGISTRY, disable_compression: b
 def _status_labels(group: bool) -> dict[int, str]:
     """Status label of every valid status code: ``"404"``, or ``"4xx"`` when grouped."""
     return {code: f"{code // 100}xx" if group else str(code) for code in range(100, 600)}
-
-
-# What one (route, status, method[, extra labels]) combination updates: the route or endpoint object
-# (kept so that the id() in the cache key stays unique), then the children of requests_total,
-# duration, time to first byte, request size and response size, bound together in Rust so that
-# a request is recorded in one call.
-_Children = tuple[object, HttpSeries]
 
 
 class _Metrics:
@@ -227,144 +217,57 @@ class PrometheusMiddleware:
             raise TypeError(f"unmatched_route must be a str, got {unmatched_route!r}")
         self.app = app
         self._metrics = _shared_metrics(registry, namespace, tuple(buckets), tuple(extra_labels))
-        self._extra_getters = tuple(extra_labels.values())
-        self._excluded = frozenset(excluded_paths)
         self._unmatched = unmatched_route
         self._status_labels = _status_labels(group_status_codes)
-        self._children: dict[tuple[Any, ...], _Children] = {}
-        self._in_progress = {
-            method: self._metrics.in_progress.labels(method) for method in (*_KNOWN_METHODS, _OTHER_METHOD)
-        }
         self._endpoint_templates: dict[int, tuple[object, str | None]] = {}
+        in_progress = self._metrics.in_progress
+        # The per-request work runs in Rust: see src/py/http.rs.
+        # The per-request work runs in Rust (src/py/http.rs): start() returns None for a request
+        # that is not recorded, else the send and receive the app gets, which note the status, the
+        # body sizes and the first and last byte; the request is recorded when its last body chunk
+        # is sent, or by returned()/failed() when the app ends without finishing its response.
+        self._start = HttpRecorder(
+            list(excluded_paths),
+            [in_progress.labels(method) for method in _METHODS],
+            list(extra_labels.values()),
+            self._make_series,
+        ).start
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        started = self._start(scope, receive, send)
+        if started is None:  # not HTTP, or an excluded path
             await self.app(scope, receive, send)
             return
-        root_path = scope.get("root_path", "")
-        path = scope["path"]
-        if root_path and path.startswith(root_path):
-            path = path[len(root_path) :]
-        if path in self._excluded:
-            await self.app(scope, receive, send)
-            return
-
-        method = scope["method"]
-        if method not in _KNOWN_METHODS:
-            method = _OTHER_METHOD
-        in_progress = self._in_progress[method]
-        in_progress.inc()
-        start = perf_counter()
-        # Per-request state, shared with the two wrappers below.
-        status = 0
-        first_byte = 0.0
-        request_bytes = 0
-        response_bytes = 0
-        finished = False
-        disconnected = False
-
-        async def receive_wrapper() -> Message:
-            nonlocal request_bytes, disconnected
-            message = await receive()
-            if message["type"] == "http.request":
-                request_bytes += len(message.get("body", b""))
-            elif message["type"] == "http.disconnect":
-                disconnected = True
-            return message
-
-        async def send_wrapper(message: Message) -> None:
-            nonlocal status, first_byte, response_bytes, finished, disconnected
-            try:
-                await send(message)
-            except OSError:  # ASGI >= 2.4 servers raise it when the client has gone away
-                disconnected = True
-                raise
-            kind = message["type"]
-            if kind == "http.response.body":
-                response_bytes += len(message.get("body", b""))
-                if message.get("more_body", False):
-                    return
-            elif kind == "http.response.start":
-                status = message["status"]
-                first_byte = perf_counter() - start
-                return
-            elif kind != "http.response.pathsend":  # trailers: sent after the body has ended
-                return
-            finished = True
-            in_progress.dec()
-            self._record(
-                scope, root_path, method, status, perf_counter() - start, first_byte, request_bytes, response_bytes
-            )
-
-        failed = False
+        cycle, wrapped_receive = started
         try:
-            await self.app(scope, receive_wrapper, send_wrapper)
-        except asyncio.CancelledError:  # the server gave up on the request: the client is gone
-            disconnected = True
+            await self.app(scope, wrapped_receive, cycle)
+        except BaseException as exc:  # CancelledError too: the server gave up on the request
+            cycle.failed(exc)
             raise
-        except BaseException:
-            failed = True
-            raise
-        finally:
-            if not finished:
-                if disconnected:
-                    status = _CLIENT_CLOSED
-                elif failed or not status:
-                    status = 500  # an app that returns without responding gets a 500 from the server
-                in_progress.dec()
-                self._record(
-                    scope, root_path, method, status, perf_counter() - start, first_byte, request_bytes, response_bytes
-                )
+        cycle.returned()
 
-    def _record(
+    def _make_series(
         self,
         scope: Scope,
+        target: object,
         root_path: str,
+        end_root_path: str,
         method: str,
         status: int,
-        duration: float,
-        first_byte: float,
-        request_bytes: int,
-        response_bytes: int,
-    ) -> None:
-        # What the router resolved: FastAPI's route context (FastAPI >= 0.137 hands requests of
-        # included routers to the original route object, whose path_format lacks the include_router
-        # prefixes; the full template is on the context), else the route, else the endpoint (plain
-        # Starlette routes set only that).
-        fastapi_scope = scope.get("fastapi")
-        target = fastapi_scope.get("effective_route_context") if isinstance(fastapi_scope, dict) else None
-        if target is None:
-            target = scope.get("route")
-            if target is None:
-                target = scope.get("endpoint")
-        end_root_path = scope.get("root_path", "")
-        key: tuple[Any, ...] = (id(target), status, method, root_path, end_root_path)
-        if self._extra_getters:
-            key += tuple(str(getter(scope)) for getter in self._extra_getters)
-        children = self._children.get(key)
-        if children is None or children[0] is not target:
-            children = self._make_children(key, scope, target, root_path, end_root_path)
-        children[1].record(duration, first_byte, request_bytes, response_bytes)
-
-    def _make_children(
-        self, key: tuple[Any, ...], scope: Scope, target: object, root_path: str, end_root_path: str
-    ) -> _Children:
-        status, method = key[1], key[2]
-        extra = key[5:]
+        extra: tuple[str, ...],
+    ) -> HttpSeries:
+        """The series of a (route, status, method, extra labels) combination not seen before."""
         route = self._route_template(scope, target, end_root_path[len(root_path) :])
         status_label = self._status_labels.get(status) or str(status)
         metrics = self._metrics
         by_route = (method, route, *extra)
-        series = HttpSeries(
+        return HttpSeries(
             metrics.requests.labels(method, route, status_label, *extra),
             metrics.duration.labels(*by_route),
             metrics.first_byte.labels(*by_route),
             metrics.request_size.labels(*by_route),
             metrics.response_size.labels(*by_route),
         )
-        children = (target, series)
-        self._children[key] = children
-        return children
 
     def _route_template(self, scope: Scope, target: object, mount_prefix: str) -> str:
         """The route template of a handled request, or the unmatched label."""

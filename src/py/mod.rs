@@ -58,6 +58,9 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<metrics::Info>()?;
     m.add_class::<metrics::Enum>()?;
     m.add_class::<http::HttpSeries>()?;
+    m.add_class::<http::HttpRecorder>()?;
+    m.add_class::<http::HttpCycle>()?;
+    m.add_class::<http::ReceiveAwait>()?;
     m.add_class::<timers::Timer>()?;
     m.add_class::<timers::InprogressTracker>()?;
     m.add_class::<timers::ExceptionCounter>()?;

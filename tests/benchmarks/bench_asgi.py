@@ -1,10 +1,10 @@
 """Throughput cost of HTTP metrics middlewares on a small FastAPI app (not a test).
 
-    python tests/benchmarks/bench_asgi.py                # default run, about 2.5 minutes
-    python tests/benchmarks/bench_asgi.py --rounds 5 --duration 10 --connections 32
+    python tests/benchmarks/bench_asgi.py                # default run, about 3 minutes
+    python tests/benchmarks/bench_asgi.py --rounds 20 --duration 5 --connections 32
 
-Starts uvicorn (one worker, no access log) on 127.0.0.1 with the same app in four variants, in
-turn and interleaved over several rounds, and loads each with wrk (``GET /items/1..200``):
+Starts four uvicorn servers (one worker each, no access log) on 127.0.0.1 with the same app in
+four variants, and loads them with wrk (``GET /items/1..200``) in turn, round after round:
 
 * ``bare``            no metrics
 * ``fastprom``        ``fastprom.fastapi.instrument(app)``
@@ -12,11 +12,13 @@ turn and interleaved over several rounds, and loads each with wrk (``GET /items/
 * ``exporter``        starlette-exporter, ``PrometheusMiddleware`` + ``handle_metrics``
 
 and prints req/s (median and best run), p50/p99 latency, the server's CPU time per request and
-the loss against ``bare``: of the median and of the best req/s, and the loss the CPU time per
-request implies (``1 - cpu_bare / cpu_variant``, the least noisy figure on a shared machine).
-Noise only ever lowers req/s, so the best runs are compared as well as the medians.  With two or
-more CPUs the server and wrk are pinned to different ones.  An in-process micro-benchmark (no
-sockets) then gives each middleware's own cost per request.
+the loss against ``bare``.  A shared machine's speed drifts over seconds, so every round loads
+each server once, for a few seconds, in rotating order, and a loss is the median over the rounds
+of that round's loss against that round's ``bare`` run; the loss of the best runs is printed too
+(noise only ever lowers req/s), and the loss the CPU time per request implies
+(``1 - cpu_bare / cpu_variant``).  With two or more CPUs the servers and wrk are pinned to
+different ones.  An in-process micro-benchmark (no sockets) then gives each middleware's own cost
+per request.
 
 Needs ``wrk`` (Debian package ``wrk``).  The two competitors and uvicorn's fast loop and parser
 (``uvloop``, ``httptools``) are benchmark-only dependencies, pip-installed here when missing
@@ -154,62 +156,66 @@ def parse_wrk(output: str) -> dict[str, float]:
     }
 
 
-def run_variant(variant: str, args: argparse.Namespace, script: Path) -> dict[str, float]:
-    server_pin, wrk_pin = pinning()
-    port = free_port()
-    env = dict(
-        os.environ,
-        BENCH_VARIANT=variant,
-        PYTHONPATH=os.pathsep.join(filter(None, [str(HERE), str(ROOT / "python"), os.environ.get("PYTHONPATH")])),
-    )
-    command = [
-        *server_pin,
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "bench_asgi:create_app",
-        "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--no-access-log",
-        "--log-level",
-        "warning",
-    ]
-    server = subprocess.Popen(command, env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
+class Server:
+    """One uvicorn process serving the app as ``variant``, on its own port, until ``stop()``."""
+
+    def __init__(self, variant: str, pin: list[str]) -> None:
+        self.variant = variant
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = dict(
+            os.environ,
+            BENCH_VARIANT=variant,
+            PYTHONPATH=os.pathsep.join(filter(None, [str(HERE), str(ROOT / "python"), os.environ.get("PYTHONPATH")])),
+        )
+        command = [
+            *pin,
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bench_asgi:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ]
+        self.process = subprocess.Popen(command, env=env)
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + 30
         while True:
             try:
-                with urllib.request.urlopen(f"{url}/items/1", timeout=1) as response:
+                with urllib.request.urlopen(f"{self.url}/items/1", timeout=1) as response:
                     if response.status == 200:
-                        break
+                        return
             except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"uvicorn ({variant}) did not start") from None
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"uvicorn ({self.variant}) did not start") from None
                 time.sleep(0.1)
-        wrk = ["wrk", "-t1", f"-c{args.connections}", "--latency", "-s", str(script), url]
-        subprocess.run([*wrk_pin, *wrk, "-d1s"], check=True, capture_output=True, timeout=30)  # warm-up
-        cpu_before = cpu_seconds(server.pid)
+
+    def load(self, args: argparse.Namespace, script: Path, wrk_pin: list[str], seconds: int) -> dict[str, float]:
+        """Loads the server with wrk for ``seconds``: wrk's figures and the server's CPU per request."""
+        wrk = ["wrk", "-t1", f"-c{args.connections}", "--latency", "-s", str(script), self.url]
+        cpu_before = cpu_seconds(self.process.pid)
         output = subprocess.run(
-            [*wrk_pin, *wrk, f"-d{args.duration}s"],
-            check=True,
-            capture_output=True,
-            text=True,
-            timeout=args.duration + 30,
+            [*wrk_pin, *wrk, f"-d{seconds}s"], check=True, capture_output=True, text=True, timeout=seconds + 30
         ).stdout
         result = parse_wrk(output)
-        result["cpu_us"] = (cpu_seconds(server.pid) - cpu_before) / result["requests"] * 1e6
+        result["cpu_us"] = (cpu_seconds(self.process.pid) - cpu_before) / result["requests"] * 1e6
         return result
-    finally:
-        os.kill(server.pid, signal.SIGTERM)
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            os.kill(server.pid, signal.SIGKILL)
-            server.wait(10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                os.kill(self.process.pid, signal.SIGKILL)
+                self.process.wait(10)
 
 
 # ------------------------------------------------------------------------------- micro-benchmark
@@ -277,13 +283,12 @@ def run_micro(requests: int, rounds: int) -> dict[str, float]:
 
 
 def report(runs: dict[str, list[dict[str, float]]]) -> None:
+    """One line per variant; losses are medians of the per-round losses against that round's bare run."""
     bare = runs["bare"]
-    bare_median = statistics.median(r["rps"] for r in bare)
     bare_best = max(r["rps"] for r in bare)
-    bare_cpu = statistics.median(r["cpu_us"] for r in bare)
     header = (
         f"{'variant':<15} {'req/s med':>9} {'best':>7} {'p50 ms':>7} {'p99 ms':>7} {'CPU us/req':>10} "
-        f"{'loss med':>8} {'loss best':>9} {'+CPU us':>7} {'loss CPU':>8}  runs (req/s)"
+        f"{'loss med':>8} {'loss best':>9} {'+CPU us':>7} {'loss CPU':>8}"
     )
     print(header)
     print("-" * len(header))
@@ -291,24 +296,24 @@ def report(runs: dict[str, list[dict[str, float]]]) -> None:
         median = statistics.median(r["rps"] for r in results)
         best = max(r["rps"] for r in results)
         cpu = statistics.median(r["cpu_us"] for r in results)
-        loss = "" if variant == "bare" else f"{(1 - median / bare_median) * 100:7.1f}%"
-        loss_best = "" if variant == "bare" else f"{(1 - best / bare_best) * 100:8.1f}%"
-        added = "" if variant == "bare" else f"{cpu - bare_cpu:+7.1f}"
-        loss_cpu = "" if variant == "bare" else f"{(1 - bare_cpu / cpu) * 100:7.1f}%"
-        errors = sum(r["errors"] for r in results)
-        per_run = " ".join(f"{r['rps']:.0f}" for r in results)
         p50 = statistics.median(r["p50_ms"] for r in results)
         p99 = statistics.median(r["p99_ms"] for r in results)
-        print(
-            f"{variant:<15} {median:9.0f} {best:7.0f} {p50:7.2f} {p99:7.2f} {cpu:10.1f} {loss:>8} "
-            f"{loss_best:>9} {added:>7} {loss_cpu:>8}  {per_run}" + (f"  ({errors} non-2xx)" if errors else "")
-        )
+        line = f"{variant:<15} {median:9.0f} {best:7.0f} {p50:7.2f} {p99:7.2f} {cpu:10.1f}"
+        if variant != "bare":
+            pairs = list(zip(results, bare, strict=True))
+            loss = statistics.median(1 - r["rps"] / b["rps"] for r, b in pairs)
+            added = statistics.median(r["cpu_us"] - b["cpu_us"] for r, b in pairs)
+            loss_cpu = statistics.median(1 - b["cpu_us"] / r["cpu_us"] for r, b in pairs)
+            line += f" {loss * 100:7.1f}% {(1 - best / bare_best) * 100:8.1f}% {added:+7.1f} {loss_cpu * 100:7.1f}%"
+        errors = sum(r["errors"] for r in results)
+        print(line + (f"  ({errors} non-2xx)" if errors else ""))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=3, help="runs per variant, interleaved (default 3)")
-    parser.add_argument("--duration", type=int, default=6, help="seconds of load per run (default 6)")
+    parser.add_argument("--rounds", type=int, default=12, help="runs per variant, interleaved (default 12)")
+    parser.add_argument("--duration", type=int, default=3, help="seconds of load per run (default 3)")
+    parser.add_argument("--micro-rounds", type=int, default=3, help="in-process runs per variant (default 3)")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
     parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
     parser.add_argument(
@@ -333,25 +338,37 @@ def main() -> None:
         flush=True,
     )
     runs: dict[str, list[dict[str, float]]] = {variant: [] for variant in args.variants}
-    with tempfile.TemporaryDirectory() as tmp:
-        script = Path(tmp) / "items.lua"
-        script.write_text(WRK_SCRIPT)
-        for round_number in range(args.rounds):
-            shift = round_number % len(args.variants)
-            for variant in args.variants[shift:] + args.variants[:shift]:
-                result = run_variant(variant, args, script)
-                runs[variant].append(result)
-                print(
-                    f"  round {round_number + 1} {variant:<15} {result['rps']:8.0f} req/s  "
-                    f"p50 {result['p50_ms']:.2f} ms  p99 {result['p99_ms']:.2f} ms  "
-                    f"{result['cpu_us']:.0f} us CPU/req",
-                    flush=True,
-                )
+    server_pin, wrk_pin = pinning()
+    servers = {variant: Server(variant, server_pin) for variant in args.variants}
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            script = Path(tmp) / "items.lua"
+            script.write_text(WRK_SCRIPT)
+            for server in servers.values():
+                server.wait_ready()
+                server.load(args, script, wrk_pin, 2)  # warm-up
+            for round_number in range(args.rounds):
+                shift = round_number % len(args.variants)
+                for variant in args.variants[shift:] + args.variants[:shift]:
+                    result = servers[variant].load(args, script, wrk_pin, args.duration)
+                    runs[variant].append(result)
+                    print(
+                        f"  round {round_number + 1:>2} {variant:<15} {result['rps']:8.0f} req/s  "
+                        f"p50 {result['p50_ms']:.2f} ms  p99 {result['p99_ms']:.2f} ms  "
+                        f"{result['cpu_us']:.1f} us CPU/req",
+                        flush=True,
+                    )
+    finally:
+        for server in servers.values():
+            server.stop()
     print()
     report(runs)
     if args.micro_requests:
-        print(f"\nin-process, no server (best of {args.rounds} x 3 x {args.micro_requests} requests), us per request:")
-        micro_results = run_micro(args.micro_requests, args.rounds)
+        print(
+            f"\nin-process, no server (best of {args.micro_rounds} x 3 x {args.micro_requests} requests), "
+            "us per request:"
+        )
+        micro_results = run_micro(args.micro_requests, args.micro_rounds)
         for variant, us in micro_results.items():
             added = "" if variant == "bare" else f"  ({us - micro_results['bare']:+.1f})"
             print(f"  {variant:<15} {us:7.1f}{added}")
