@@ -1,6 +1,6 @@
 """Throughput cost of HTTP metrics middlewares on a small FastAPI app (not a test).
 
-    python tests/benchmarks/bench_asgi.py                # default run, about 3 minutes
+    python tests/benchmarks/bench_asgi.py                # default run, about 4 minutes
     python tests/benchmarks/bench_asgi.py --rounds 20 --duration 5 --connections 32
 
 Starts four uvicorn servers (one worker each, no access log) on 127.0.0.1 with the same app in
@@ -17,8 +17,10 @@ each server once, for a few seconds, in rotating order, and a loss is the median
 of that round's loss against that round's ``bare`` run; the loss of the best runs is printed too
 (noise only ever lowers req/s), and the loss the CPU time per request implies
 (``1 - cpu_bare / cpu_variant``).  With two or more CPUs the servers and wrk are pinned to
-different ones.  An in-process micro-benchmark (no sockets) then gives each middleware's own cost
-per request.
+different ones.  Before those rounds, a few rounds load every server at once, all sharing the
+servers' CPU: each variant then gets the same share of whatever the machine is doing, and the
+CPU time per request compares them most steadily.  An in-process micro-benchmark (no sockets)
+then gives each middleware's own cost per request.
 
 Needs ``wrk`` (Debian package ``wrk``).  The two competitors and uvicorn's fast loop and parser
 (``uvloop``, ``httptools``) are benchmark-only dependencies, pip-installed here when missing
@@ -199,11 +201,20 @@ class Server:
 
     def load(self, args: argparse.Namespace, script: Path, wrk_pin: list[str], seconds: int) -> dict[str, float]:
         """Loads the server with wrk for ``seconds``: wrk's figures and the server's CPU per request."""
-        wrk = ["wrk", "-t1", f"-c{args.connections}", "--latency", "-s", str(script), self.url]
+        return self.finish_load(self.start_load(args, script, wrk_pin, seconds), seconds)
+
+    def start_load(
+        self, args: argparse.Namespace, script: Path, wrk_pin: list[str], seconds: int
+    ) -> tuple[subprocess.Popen[str], float]:
+        wrk = ["wrk", "-t1", f"-c{args.connections}", "--latency", "-s", str(script), self.url, f"-d{seconds}s"]
         cpu_before = cpu_seconds(self.process.pid)
-        output = subprocess.run(
-            [*wrk_pin, *wrk, f"-d{seconds}s"], check=True, capture_output=True, text=True, timeout=seconds + 30
-        ).stdout
+        return subprocess.Popen([*wrk_pin, *wrk], stdout=subprocess.PIPE, text=True), cpu_before
+
+    def finish_load(self, started: tuple[subprocess.Popen[str], float], seconds: int) -> dict[str, float]:
+        wrk, cpu_before = started
+        output, _ = wrk.communicate(timeout=seconds + 30)
+        if wrk.returncode != 0:
+            raise RuntimeError(f"wrk failed against {self.variant}:\n{output}")
         result = parse_wrk(output)
         result["cpu_us"] = (cpu_seconds(self.process.pid) - cpu_before) / result["requests"] * 1e6
         return result
@@ -313,6 +324,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=12, help="runs per variant, interleaved (default 12)")
     parser.add_argument("--duration", type=int, default=3, help="seconds of load per run (default 3)")
+    parser.add_argument(
+        "--together-rounds",
+        type=int,
+        default=6,
+        help="rounds with every server loaded at once, before the interleaved ones; 0 to skip (default 6)",
+    )
     parser.add_argument("--micro-rounds", type=int, default=3, help="in-process runs per variant (default 3)")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
     parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
@@ -338,6 +355,7 @@ def main() -> None:
         flush=True,
     )
     runs: dict[str, list[dict[str, float]]] = {variant: [] for variant in args.variants}
+    together: dict[str, list[dict[str, float]]] = {variant: [] for variant in args.variants}
     server_pin, wrk_pin = pinning()
     servers = {variant: Server(variant, server_pin) for variant in args.variants}
     try:
@@ -347,6 +365,16 @@ def main() -> None:
             for server in servers.values():
                 server.wait_ready()
                 server.load(args, script, wrk_pin, 2)  # warm-up
+            for round_number in range(args.together_rounds):
+                started = {v: server.start_load(args, script, wrk_pin, args.duration) for v, server in servers.items()}
+                results = {v: servers[v].finish_load(started[v], args.duration) for v in args.variants}
+                for variant, result in results.items():
+                    together[variant].append(result)
+                print(
+                    f"  together {round_number + 1:>2} "
+                    + "  ".join(f"{v} {r['rps']:.0f} req/s {r['cpu_us']:.1f} us" for v, r in results.items()),
+                    flush=True,
+                )
             for round_number in range(args.rounds):
                 shift = round_number % len(args.variants)
                 for variant in args.variants[shift:] + args.variants[:shift]:
@@ -361,8 +389,11 @@ def main() -> None:
     finally:
         for server in servers.values():
             server.stop()
-    print()
+    print("\none server loaded at a time (the figures of the issue):")
     report(runs)
+    if args.together_rounds:
+        print("\nall servers loaded at once, sharing one CPU (drift hits every variant alike):")
+        report(together)
     if args.micro_requests:
         print(
             f"\nin-process, no server (best of {args.micro_rounds} x 3 x {args.micro_requests} requests), "
