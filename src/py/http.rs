@@ -152,6 +152,17 @@ fn get_item<'py>(
     }
 }
 
+/// The text of an optional `str` value: "" when it is absent or not a `str`.
+fn str_or_empty<'a>(value: &'a Option<Bound<'_, PyAny>>) -> PyResult<&'a str> {
+    match value {
+        Some(v) => match v.cast::<PyString>() {
+            Ok(s) => s.to_str(),
+            Err(_) => Ok(""),
+        },
+        None => Ok(""),
+    }
+}
+
 fn method_index(method: &str) -> u8 {
     METHODS[..OTHER_METHOD as usize]
         .iter()
@@ -251,15 +262,7 @@ impl HttpRecorder {
         }
         let target = target.unwrap_or_else(|| py.None().into_bound(py));
         let end_root = get_item(scope, k.root_path.bind(py))?;
-        let end_root_path = match &end_root {
-            Some(v) => v
-                .cast::<PyString>()
-                .ok()
-                .map(|s| s.to_str())
-                .transpose()?
-                .unwrap_or(""),
-            None => "",
-        };
+        let end_root_path = str_or_empty(&end_root)?;
         let rest =
             if root_path.is_empty() && end_root_path.is_empty() && self.extra_getters.is_empty() {
                 None
@@ -391,15 +394,7 @@ impl HttpRecorder {
             return Ok(None);
         }
         let root = get_item(scope, keys.root_path.bind(py))?;
-        let root_path = match &root {
-            Some(v) => v
-                .cast::<PyString>()
-                .ok()
-                .map(|s| s.to_str())
-                .transpose()?
-                .unwrap_or(""),
-            None => "",
-        };
+        let root_path = str_or_empty(&root)?;
         if !this.excluded_list.is_empty() {
             if let Some(path) = get_item(scope, keys.path.bind(py))? {
                 if let Ok(path) = path.cast::<PyString>() {
