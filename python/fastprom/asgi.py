@@ -221,7 +221,6 @@ class PrometheusMiddleware:
         self._status_labels = _status_labels(group_status_codes)
         self._endpoint_templates: dict[int, tuple[object, str | None]] = {}
         in_progress = self._metrics.in_progress
-        # The per-request work runs in Rust: see src/py/http.rs.
         # The per-request work runs in Rust (src/py/http.rs): start() returns None for a request
         # that is not recorded, else the send and receive the app gets, which note the status, the
         # body sizes and the first and last byte; the request is recorded when its last body chunk
