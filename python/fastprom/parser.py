@@ -197,11 +197,11 @@ def _parse_value_and_timestamp(text: str) -> tuple[float, Optional[float]]:
     return value, _parse_number(fields[-1]) / 1000
 
 
-def _split_name_and_labels(line: str, brace: int, openmetrics: bool) -> tuple[str, dict[str, str], int]:
-    """Name and labels of a sample line whose label set opens at ``brace``; also where it closes."""
-    close = _find_unquoted(line, "}", brace)
-    if close == -1:
-        raise ValueError("unterminated label set")
+def _name_and_labels(line: str, brace: int, close: int, openmetrics: bool) -> tuple[str, dict[str, str]]:
+    """Name and labels of a sample line whose label set spans ``brace`` to ``close``.
+
+    The name is before the braces, or inside them as ``__name__`` (a quoted UTF-8 name), not both.
+    """
     labels = parse_labels(line[brace + 1 : close], openmetrics)
     name = line[:brace] if openmetrics else line[:brace].strip()
     if "__name__" in labels:
@@ -210,7 +210,7 @@ def _split_name_and_labels(line: str, brace: int, openmetrics: bool) -> tuple[st
         name = labels.pop("__name__")
     elif not name:
         raise ValueError("missing metric name")
-    return name, labels, close
+    return name, labels
 
 
 def _parse_sample(line: str) -> Sample:
@@ -223,7 +223,10 @@ def _parse_sample(line: str) -> Sample:
             raise ValueError(f"invalid metric name {name!r}")
         value, timestamp = _parse_value_and_timestamp(line[name_end + 1 :])
         return Sample(name, {}, value, timestamp)
-    name, labels, close = _split_name_and_labels(line, brace, False)
+    close = _find_unquoted(line, "}", brace)
+    if close == -1:
+        raise ValueError("unterminated label set")
+    name, labels = _name_and_labels(line, brace, close, False)
     value, timestamp = _parse_value_and_timestamp(line[close + 1 :])
     return Sample(name, labels, value, timestamp)
 

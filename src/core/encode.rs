@@ -174,6 +174,22 @@ fn text_header(out: &mut String, name: &[&str], help: &str, mtype: &str, escapin
     out.push('\n');
 }
 
+/// `{"name",label="value",…}`: a sample whose (quoted UTF-8) name goes inside the braces.
+fn write_name_in_braces(
+    out: &mut String,
+    name: &[&str],
+    labels: &[(&str, &str)],
+    escaping: Escaping,
+) {
+    out.push('{');
+    fmt::write_metric_name(out, name, escaping);
+    if !labels.is_empty() {
+        out.push(',');
+        write_labels(out, labels, escaping);
+    }
+    out.push('}');
+}
+
 fn write_labels(out: &mut String, labels: &[(&str, &str)], escaping: Escaping) {
     for (i, (k, v)) in labels.iter().enumerate() {
         if i > 0 {
@@ -201,13 +217,7 @@ fn text_sample(out: &mut String, s: &SampleRef<'_>, escaping: Escaping) -> Resul
             out.push('}');
         }
     } else {
-        out.push('{');
-        fmt::write_metric_name(out, s.name, escaping);
-        if !s.labels.is_empty() {
-            out.push(',');
-            write_labels(out, s.labels, escaping);
-        }
-        out.push('}');
+        write_name_in_braces(out, s.name, s.labels, escaping);
     }
     out.push(' ');
     fmt::write_go_float(out, value);
@@ -281,13 +291,7 @@ fn om_sample(
         write_exemplar(&mut exemplar, family, type_name, s, ex)?;
     }
     if quoted_name {
-        out.push('{');
-        fmt::write_metric_name(out, s.name, escaping);
-        if !s.labels.is_empty() {
-            out.push(',');
-            write_labels(out, s.labels, escaping);
-        }
-        out.push('}');
+        write_name_in_braces(out, s.name, s.labels, escaping);
     } else {
         fmt::write_escape(out, s.name, escaping, Runes::Label);
         if !s.labels.is_empty() {

@@ -13,7 +13,15 @@ import re
 from typing import Iterable, Iterator, Optional, Union
 
 from ..metrics_core import Metric
-from ..parser import _find_unquoted, _parse_number, _split_unquoted, _unescape, _unquote_metric_name, parse_labels
+from ..parser import (
+    _find_unquoted,
+    _name_and_labels,
+    _parse_number,
+    _split_unquoted,
+    _unescape,
+    _unquote_metric_name,
+    parse_labels,
+)
 from ..samples import BucketSpan, Exemplar, NativeHistogram, Sample, Timestamp
 from ..validation import _is_valid_legacy_metric_name, _validate_metric_name
 
@@ -142,14 +150,7 @@ def _parse_sample(line: str) -> Sample:
         close = _find_unquoted(line, "}")
         if close < brace:
             raise ValueError("unterminated label set")
-        labels = parse_labels(line[brace + 1 : close], True)
-        name = line[:brace]
-        if "__name__" in labels:
-            if name:
-                raise ValueError("metric name specified more than once")
-            name = labels.pop("__name__")
-        elif not name:
-            raise ValueError("missing metric name")
+        name, labels = _name_and_labels(line, brace, close, True)
         rest = line[close + 2 :]
     value_text, space, rest = rest.partition(" ")
     value = _parse_number(value_text)
