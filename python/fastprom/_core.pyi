@@ -1,6 +1,6 @@
 """Type stubs of fastprom's native module (checked against it by mypy.stubtest)."""
 
-from typing import Any, Callable, ClassVar, Iterable, Optional, Sequence, TypeVar, Union, final
+from typing import Any, Callable, ClassVar, Iterable, Optional, Sequence, TypeVar, Union, final, overload
 
 from .metrics_core import Metric
 
@@ -258,16 +258,18 @@ class HttpRecorder:
         extra_getters: list[Callable[[Any], Any]],
         make_series: Callable[[Any, object, str, str, str, int, tuple[str, ...]], HttpSeries],
     ) -> HttpRecorder: ...
-    def start(self, scope: Any, receive: Any, send: Any) -> Optional[tuple[HttpCycle, Callable[[], ReceiveAwait]]]: ...
+    def start(self, scope: Any, receive: Any, send: Any) -> Optional[HttpCycle]: ...
 
 @final
 class HttpCycle:
-    """One request in flight; the ``send`` the application is given."""
+    """One request in flight; the ``send(message)`` and ``receive()`` the application is given."""
 
+    @overload
+    def __call__(self) -> ReceiveAwait: ...
+    @overload
     def __call__(self, message: Any) -> Any: ...
     def returned(self) -> None: ...
     def failed(self, exc: BaseException) -> None: ...
-    def receive(self) -> ReceiveAwait: ...
 
 @final
 class ReceiveAwait:

@@ -222,9 +222,10 @@ class PrometheusMiddleware:
         self._endpoint_templates: dict[int, tuple[object, str | None]] = {}
         in_progress = self._metrics.in_progress
         # The per-request work runs in Rust (src/py/http.rs): start() returns None for a request
-        # that is not recorded, else the send and receive the app gets, which note the status, the
-        # body sizes and the first and last byte; the request is recorded when its last body chunk
-        # is sent, or by returned()/failed() when the app ends without finishing its response.
+        # that is not recorded, else the request's cycle, which the app gets as both send(message)
+        # and receive(): it notes the status, the body sizes and the first and last byte, and
+        # records the request when its last body chunk is sent, or in returned()/failed() when
+        # the app ends without finishing its response.
         self._start = HttpRecorder(
             list(excluded_paths),
             [in_progress.labels(method) for method in _METHODS],
@@ -233,13 +234,12 @@ class PrometheusMiddleware:
         ).start
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        started = self._start(scope, receive, send)
-        if started is None:  # not HTTP, or an excluded path
+        cycle = self._start(scope, receive, send)
+        if cycle is None:  # not HTTP, or an excluded path
             await self.app(scope, receive, send)
             return
-        cycle, wrapped_receive = started
         try:
-            await self.app(scope, wrapped_receive, cycle)
+            await self.app(scope, cycle, cycle)
         except BaseException as exc:  # CancelledError too: the server gave up on the request
             cycle.failed(exc)
             raise

@@ -1,10 +1,11 @@
 //! The ASGI middleware's per-request work, in Rust.
 //!
 //! `fastprom.asgi.PrometheusMiddleware.__call__` (a plain `async def`) asks [`HttpRecorder`] to
-//! start a request and gets the `send` and `receive` to hand to the application: the request's
-//! [`HttpCycle`] and its `receive` method. `send` notes the status, the time to first byte and
-//! the body sizes, then returns the server's own awaitable untouched; `receive` returns a
-//! [`ReceiveAwait`] that counts request body bytes and notes `http.disconnect`. The request is
+//! start a request and gets the request's [`HttpCycle`], which it hands to the application as
+//! both `send` and `receive` (one object, told apart by the argument: `send(message)`,
+//! `receive()`). `send` notes the status, the time to first byte and the body sizes, then
+//! returns the server's own awaitable untouched; `receive` returns a [`ReceiveAwait`] that
+//! counts request body bytes and notes `http.disconnect`. The request is
 //! recorded once: as its last body chunk is handed to the server, or when the application
 //! returns or raises without having finished its response (`returned()` / `failed()`). Recording
 //! updates the in-progress gauge, then the five series bound for the request's (route, status,
@@ -12,12 +13,11 @@
 //! framework resolved; a miss asks Python (`make_series`) for the route template and children.
 //!
 //! On a real server every request runs this code with cold caches, so the hot path is kept
-//! small: no Python coroutine or closure per `send`, the dict keys interned once and kept
-//! together, no lookup that a cached route does not need.
+//! small: no Python coroutine or closure per `send`, one object per request, the dict keys
+//! interned once and kept together, no lookup that a cached route does not need.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use pyo3::exceptions::{PyBaseException, PyOSError, PyStopIteration, PyTypeError, PyValueError};
 use pyo3::ffi;
@@ -139,17 +139,41 @@ struct KeyRest {
 type RouteCache = foldhash::HashMap<RouteKey, (Py<PyAny>, Arc<Series>)>;
 
 /// Looks `key` up in a scope or message: a dict (every ASGI server's) without a method call.
+///
+/// Inlined, and the other mappings' path kept out of line: this runs a dozen times a request,
+/// with the code cold each time on a real server.
+#[inline(always)]
 fn get_item<'py>(
     map: &Bound<'py, PyAny>,
     key: &Bound<'py, PyString>,
 ) -> PyResult<Option<Bound<'py, PyAny>>> {
-    match map.cast::<PyDict>() {
-        Ok(dict) => dict.get_item(key),
-        Err(_) => {
-            let value = map.call_method1(intern!(map.py(), "get"), (key,))?;
-            Ok(if value.is_none() { None } else { Some(value) })
-        }
+    // SAFETY: a type check on a live object.
+    if unsafe { ffi::PyDict_Check(map.as_ptr()) } == 0 {
+        return get_item_other(map, key);
     }
+    // SAFETY: both are live; the result is borrowed (NULL: absent, or an error is set).
+    let value = unsafe { ffi::PyDict_GetItemWithError(map.as_ptr(), key.as_ptr()) };
+    if value.is_null() {
+        // SAFETY: reads the thread's error indicator.
+        return if unsafe { ffi::PyErr_Occurred() }.is_null() {
+            Ok(None)
+        } else {
+            Err(PyErr::fetch(map.py()))
+        };
+    }
+    // SAFETY: `value` is a live borrowed reference; this takes a new one.
+    Ok(Some(unsafe { Bound::from_borrowed_ptr(map.py(), value) }))
+}
+
+/// [`get_item`] of a mapping other than a dict: its `get` method.
+#[cold]
+#[inline(never)]
+fn get_item_other<'py>(
+    map: &Bound<'py, PyAny>,
+    key: &Bound<'py, PyString>,
+) -> PyResult<Option<Bound<'py, PyAny>>> {
+    let value = map.call_method1(intern!(map.py(), "get"), (key,))?;
+    Ok(if value.is_none() { None } else { Some(value) })
 }
 
 /// The text of an optional `str` value: "" when it is absent or not a `str`.
@@ -187,7 +211,6 @@ struct Keys {
     status: Py<PyString>,
     body: Py<PyString>,
     more_body: Py<PyString>,
-    receive: Py<PyString>,
 }
 
 impl Keys {
@@ -206,7 +229,6 @@ impl Keys {
             status: key("status"),
             body: key("body"),
             more_body: key("more_body"),
-            receive: key("receive"),
         }
     }
 }
@@ -267,15 +289,7 @@ impl HttpRecorder {
             if root_path.is_empty() && end_root_path.is_empty() && self.extra_getters.is_empty() {
                 None
             } else {
-                let mut extra = Vec::with_capacity(self.extra_getters.len());
-                for getter in &self.extra_getters {
-                    extra.push(Box::from(getter.bind(py).call1((scope,))?.str()?.to_str()?));
-                }
-                Some(Box::new(KeyRest {
-                    root_path: Box::from(root_path),
-                    end_root_path: Box::from(end_root_path),
-                    extra,
-                }))
+                Some(self.key_rest(scope, root_path, end_root_path)?)
             };
         let key = RouteKey {
             target: target.as_ptr() as usize,
@@ -287,6 +301,28 @@ impl HttpRecorder {
             return Ok(series.clone());
         }
         self.make_series(py, scope, target, root_path, end_root_path, key)
+    }
+
+    /// The rarer parts of a route's key: root paths, extra label values.
+    #[cold]
+    #[inline(never)]
+    fn key_rest(
+        &self,
+        scope: &Bound<'_, PyAny>,
+        root_path: &str,
+        end_root_path: &str,
+    ) -> PyResult<Box<KeyRest>> {
+        let mut extra = Vec::with_capacity(self.extra_getters.len());
+        for getter in &self.extra_getters {
+            extra.push(Box::from(
+                getter.bind(scope.py()).call1((scope,))?.str()?.to_str()?,
+            ));
+        }
+        Ok(Box::new(KeyRest {
+            root_path: Box::from(root_path),
+            end_root_path: Box::from(end_root_path),
+            extra,
+        }))
     }
 
     /// A combination not seen before: its series from Python, then cached.
@@ -370,14 +406,14 @@ impl HttpRecorder {
     }
 
     /// Starts recording one ASGI call: `None` when it is not recorded (not HTTP, or an excluded
-    /// path), else the `send` and `receive` to hand to the application.
-    #[allow(clippy::type_complexity)]
+    /// path), else the request's [`HttpCycle`], which the application gets as both its `send`
+    /// and its `receive`.
     fn start(
         slf: &Bound<'_, Self>,
         scope: &Bound<'_, PyAny>,
         receive: &Bound<'_, PyAny>,
         send: &Bound<'_, PyAny>,
-    ) -> PyResult<Option<(Py<HttpCycle>, Py<PyAny>)>> {
+    ) -> PyResult<Option<Py<HttpCycle>>> {
         let py = slf.py();
         let this = slf.get();
         let keys = &this.keys;
@@ -423,9 +459,13 @@ impl HttpRecorder {
                 scope: scope.clone().unbind(),
                 send: send.clone().unbind(),
                 receive: receive.clone().unbind(),
-                root_path: Box::from(root_path),
+                root_path: if root_path.is_empty() {
+                    None
+                } else {
+                    root.map(Bound::unbind)
+                },
                 method,
-                start: Instant::now(),
+                start: now_ns(),
                 status: AtomicU32::new(0),
                 first_byte: AtomicU64::new(0),
                 request_bytes: AtomicU64::new(0),
@@ -433,8 +473,7 @@ impl HttpRecorder {
                 flags: AtomicU8::new(0),
             },
         )?;
-        let wrapped_receive = cycle.bind(py).getattr(keys.receive.bind(py))?.unbind();
-        Ok(Some((cycle, wrapped_receive)))
+        Ok(Some(cycle))
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
@@ -471,19 +510,43 @@ fn awaitable_iter<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
 // ---------------------------------------------------------------------------------------
 // One request
 
+/// Nanoseconds on the monotonic clock (the one `Instant` reads), in one inlined call: the
+/// request's timing runs with cold code on a real server.
+#[cfg(unix)]
+#[inline(always)]
+fn now_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: writes into `ts`; CLOCK_MONOTONIC is always there.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+#[cfg(not(unix))]
+fn now_ns() -> u64 {
+    static BASE: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    BASE.get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_nanos() as u64
+}
+
 const FINISHED: u8 = 1;
 const DISCONNECTED: u8 = 2;
 
-/// One request in flight; also the `send` callable the application is given.
+/// One request in flight; also the `send` and the `receive` the application is given.
 #[pyclass(frozen, module = "fastprom._core")]
 pub struct HttpCycle {
     recorder: Py<HttpRecorder>,
     scope: Py<PyAny>,
     send: Py<PyAny>,
     receive: Py<PyAny>,
-    root_path: Box<str>,
+    /// The scope's `root_path` when the request started (a `str`), unless empty.
+    root_path: Option<Py<PyAny>>,
     method: u8,
-    start: Instant,
+    /// When the request started, [`now_ns`].
+    start: u64,
     status: AtomicU32,
     first_byte: AtomicU64,
     request_bytes: AtomicU64,
@@ -503,6 +566,12 @@ fn body_len(message: &Bound<'_, PyAny>, key: &Bound<'_, PyString>) -> PyResult<u
 }
 
 impl HttpCycle {
+    /// Seconds since the request started.
+    #[inline(always)]
+    fn seconds(&self) -> f64 {
+        now_ns().saturating_sub(self.start) as f64 * 1e-9
+    }
+
     fn flag(&self, f: u8) -> bool {
         self.flags.load(Relaxed) & f != 0
     }
@@ -512,13 +581,14 @@ impl HttpCycle {
         if self.flags.fetch_or(FINISHED, Relaxed) & FINISHED != 0 {
             return Ok(());
         }
-        let duration = self.start.elapsed().as_secs_f64();
+        let duration = self.seconds();
         let recorder = self.recorder.get();
         recorder.in_progress[self.method as usize].value.inc(-1.0);
+        let root_path = self.root_path.as_ref().map(|r| r.bind(py).clone());
         let series = recorder.series(
             py,
             self.scope.bind(py),
-            &self.root_path,
+            str_or_empty(&root_path)?,
             self.method,
             status,
         )?;
@@ -529,6 +599,37 @@ impl HttpCycle {
             self.response_bytes.load(Relaxed) as f64,
         );
         Ok(())
+    }
+
+    /// Notes what a message the application sends says; whether it ends the response.
+    fn note_sent(&self, py: Python<'_>, message: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let keys = &self.recorder.get().keys;
+        let mut last = false;
+        if let Some(kind) = get_item(message, keys.type_.bind(py))? {
+            if let Ok(kind) = kind.cast::<PyString>() {
+                match kind.to_str()? {
+                    "http.response.start" => {
+                        if let Some(status) = get_item(message, keys.status.bind(py))? {
+                            if let Ok(status) = status.extract::<u16>() {
+                                self.status.store(u32::from(status), Relaxed);
+                            }
+                        }
+                        self.first_byte.store(self.seconds().to_bits(), Relaxed);
+                    }
+                    "http.response.body" => {
+                        self.response_bytes
+                            .fetch_add(body_len(message, keys.body.bind(py))?, Relaxed);
+                        last = match get_item(message, keys.more_body.bind(py))? {
+                            Some(more) => !more.is_truthy()?,
+                            None => true,
+                        };
+                    }
+                    "http.response.pathsend" => last = true,
+                    _ => {} // trailers come after the body has ended
+                }
+            }
+        }
+        Ok(last)
     }
 
     /// Whether `err` came out of the server's `send` (ASGI >= 2.4 servers raise OSError from it
@@ -602,37 +703,25 @@ impl HttpCycle {
         }
     }
 
-    /// The application's `send`: notes what the message says, then hands it to the server and
-    /// returns the server's awaitable as it is.
-    fn __call__(&self, py: Python<'_>, message: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        let this = self;
-        let keys = &self.recorder.get().keys;
-        let mut last = false;
-        if let Some(kind) = get_item(message, keys.type_.bind(py))? {
-            if let Ok(kind) = kind.cast::<PyString>() {
-                match kind.to_str()? {
-                    "http.response.start" => {
-                        if let Some(status) = get_item(message, keys.status.bind(py))? {
-                            if let Ok(status) = status.extract::<u16>() {
-                                this.status.store(u32::from(status), Relaxed);
-                            }
-                        }
-                        let elapsed = this.start.elapsed().as_secs_f64();
-                        this.first_byte.store(elapsed.to_bits(), Relaxed);
-                    }
-                    "http.response.body" => {
-                        this.response_bytes
-                            .fetch_add(body_len(message, keys.body.bind(py))?, Relaxed);
-                        last = match get_item(message, keys.more_body.bind(py))? {
-                            Some(more) => !more.is_truthy()?,
-                            None => true,
-                        };
-                    }
-                    "http.response.pathsend" => last = true,
-                    _ => {} // trailers come after the body has ended
-                }
+    /// The application's `send` and `receive`: `send(message)` notes what the message says,
+    /// then hands it to the server and returns the server's awaitable as it is; `receive()`
+    /// returns a [`ReceiveAwait`] of the server's `receive()`.
+    #[pyo3(signature = (*args))]
+    fn __call__(slf: &Bound<'_, Self>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
+        let message = match args.len() {
+            1 => args.get_borrowed_item(0)?,
+            0 => return Ok(HttpCycle::receive(slf)?.into_any()),
+            n => {
+                return Err(PyTypeError::new_err(format!(
+                    "ASGI send() takes one message and receive() none, got {n} arguments"
+                )))
             }
-        }
+        };
+        let message = &*message;
+        let py = slf.py();
+        let this = slf.get();
+        // A message that can't be read is the server's to refuse: handed over, not noted.
+        let last = this.note_sent(py, message).unwrap_or(false);
         if last {
             // Recorded as the last chunk is handed to the server: the duration ends here, and
             // background tasks that run after it are not billed to the request.
@@ -642,7 +731,21 @@ impl HttpCycle {
         Ok(this.send.bind(py).call1((message,))?.unbind())
     }
 
-    /// The application's `receive`: counts request body bytes and notes a disconnect.
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.recorder)?;
+        visit.call(&self.scope)?;
+        visit.call(&self.send)?;
+        visit.call(&self.receive)?;
+        if let Some(root_path) = &self.root_path {
+            visit.call(root_path)?;
+        }
+        Ok(())
+    }
+}
+
+impl HttpCycle {
+    /// The application's `receive()`: the server's, counting request body bytes and noting a
+    /// disconnect.
     fn receive(slf: &Bound<'_, Self>) -> PyResult<Py<ReceiveAwait>> {
         let py = slf.py();
         let awaitable = slf.get().receive.bind(py).call0()?;
@@ -654,13 +757,6 @@ impl HttpCycle {
                 inner: inner.unbind(),
             },
         )
-    }
-
-    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
-        visit.call(&self.recorder)?;
-        visit.call(&self.scope)?;
-        visit.call(&self.send)?;
-        visit.call(&self.receive)
     }
 }
 
@@ -692,14 +788,20 @@ impl ReceiveAwait {
             )),
             ffi::PySendResult::PYGEN_RETURN => {
                 let message = unsafe { Bound::from_owned_ptr(py, out) };
-                self.received(py, &message)?;
+                self.received(py, &message);
                 Ok(Step::Done(message.unbind()))
             }
             ffi::PySendResult::PYGEN_ERROR => Err(PyErr::fetch(py)),
         }
     }
 
-    fn received(&self, py: Python<'_>, message: &Bound<'_, PyAny>) -> PyResult<()> {
+    /// Notes what a message the server gave the application says. One that can't be read is
+    /// the application's to refuse: handed over, not noted.
+    fn received(&self, py: Python<'_>, message: &Bound<'_, PyAny>) {
+        let _unreadable = self.note_received(py, message);
+    }
+
+    fn note_received(&self, py: Python<'_>, message: &Bound<'_, PyAny>) -> PyResult<()> {
         let cycle = self.cycle.get();
         let keys = &cycle.recorder.get().keys;
         if let Some(kind) = get_item(message, keys.type_.bind(py))? {
@@ -770,7 +872,7 @@ impl ReceiveAwait {
             Ok(yielded) => Ok(yielded.unbind()),
             Err(err) if err.is_instance_of::<PyStopIteration>(py) => {
                 let message = err.value(py).getattr(intern!(py, "value"))?;
-                self.received(py, &message)?;
+                self.received(py, &message);
                 Err(err)
             }
             Err(err) => Err(err),

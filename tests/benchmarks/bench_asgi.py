@@ -2,6 +2,7 @@
 
     python tests/benchmarks/bench_asgi.py                # default run, about 4 minutes
     python tests/benchmarks/bench_asgi.py --rounds 20 --duration 5 --connections 32
+    python tests/benchmarks/bench_asgi.py --instructions # valgrind counts, about 5 minutes
 
 Starts four uvicorn servers (one worker each, no access log) on 127.0.0.1 with the same app in
 four variants, and loads them with wrk (``GET /items/1..200``) in turn, round after round:
@@ -22,9 +23,13 @@ servers' CPU: each variant then gets the same share of whatever the machine is d
 CPU time per request compares them most steadily.  An in-process micro-benchmark (no sockets)
 then gives each middleware's own cost per request.
 
-Needs ``wrk`` (Debian package ``wrk``).  The two competitors and uvicorn's fast loop and parser
-(``uvloop``, ``httptools``) are benchmark-only dependencies, pip-installed here when missing
-(``--no-install`` to refuse).
+``--instructions`` instead counts, under valgrind's cachegrind, the instructions and the
+(simulated) L1 cache misses of one in-process request through each variant: a figure that does
+not move with the machine's noise, and a measure of how much more code a request runs through.
+
+Needs ``wrk`` (Debian package ``wrk``), or ``valgrind`` for ``--instructions``.  The two
+competitors and uvicorn's fast loop and parser (``uvloop``, ``httptools``) are benchmark-only
+dependencies, pip-installed here when missing (``--no-install`` to refuse).
 """
 
 from __future__ import annotations
@@ -100,15 +105,15 @@ def create_app() -> Any:
 # ------------------------------------------------------------------------------------- set-up
 
 
-def ensure_dependencies(install: bool) -> None:
+def ensure_dependencies(install: bool, tool: str) -> None:
     missing = [req for module, req in BENCH_DEPENDENCIES.items() if importlib.util.find_spec(module) is None]
     if missing and not install:
         raise SystemExit(f"missing benchmark dependencies: {' '.join(missing)} (pip install them)")
     if missing:
         print(f"installing benchmark-only dependencies: {' '.join(missing)}", flush=True)
         subprocess.run([sys.executable, "-m", "pip", "install", "-q", *missing], check=True)
-    if shutil.which("wrk") is None:
-        raise SystemExit("wrk not found: apt-get install wrk")
+    if shutil.which(tool) is None:
+        raise SystemExit(f"{tool} not found: apt-get install {tool}")
 
 
 def free_port() -> int:
@@ -290,6 +295,75 @@ def run_micro(requests: int, rounds: int) -> dict[str, float]:
     return best
 
 
+# ----------------------------------------------------------------------- instruction counts
+
+
+def cachegrind_totals(variant: str, requests: int, out: Path) -> dict[str, int]:
+    """Event totals of one child process making ``requests`` in-process requests under cachegrind."""
+    env = dict(
+        os.environ,
+        PYTHONHASHSEED="0",  # dict probing depends on the hash seed: fixed, the counts repeat exactly
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT / "python"), os.environ.get("PYTHONPATH")])),
+    )
+    command = [
+        "valgrind",
+        "--tool=cachegrind",
+        "--cache-sim=yes",
+        f"--cachegrind-out-file={out}",
+        sys.executable,
+        __file__,
+        "--micro-child",
+        variant,
+        str(requests),
+        "1",
+    ]
+    subprocess.run(command, check=True, capture_output=True, env=env, timeout=1800)
+    events: list[str] = []
+    totals: list[int] = []
+    for line in out.read_text().splitlines():
+        if line.startswith("events:"):
+            events = line.split()[1:]
+        elif line.startswith("summary:"):
+            totals = [int(n) for n in line.split()[1:]]
+    return dict(zip(events, totals, strict=True))
+
+
+def count_instructions(variants: list[str], low: int, high: int) -> None:
+    """Instructions and simulated L1 instruction-cache misses per request, in process, for every
+    variant: the difference between runs of ``high`` and ``low`` requests, so start-up cancels out.
+    valgrind counts the same whatever else the machine does; the misses show how much more code
+    a request runs through, which is what costs on a real server, where every request finds that
+    code cold."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        jobs = {
+            (variant, n): pool.submit(cachegrind_totals, variant, n, Path(tmp) / f"{variant}.{n}.out")
+            for variant in variants
+            for n in (low, high)
+        }
+        per_request = {
+            variant: {
+                event: (jobs[variant, high].result()[event] - jobs[variant, low].result()[event]) / (high - low)
+                for event in ("Ir", "I1mr", "D1mr")
+            }
+            for variant in variants
+        }
+    bare = per_request["bare"]
+    print(f"\nin process under valgrind (cachegrind), per request ({high} - {low} requests):")
+    print(f"{'variant':<15} {'instructions':>12} {'added':>8} {'L1i misses':>10} {'added':>7} {'L1d misses':>10}")
+    for variant, counts in per_request.items():
+        line = f"{variant:<15} {counts['Ir']:12.0f}"
+        if variant == "bare":
+            line += f" {'':>8} {counts['I1mr']:10.0f} {'':>7}"
+        else:
+            line += (
+                f" {(counts['Ir'] / bare['Ir'] - 1) * 100:+7.2f}% {counts['I1mr']:10.0f}"
+                f" {(counts['I1mr'] / bare['I1mr'] - 1) * 100:+6.1f}%"
+            )
+        print(line + f" {counts['D1mr']:10.0f}")
+
+
 # ------------------------------------------------------------------------------------- report
 
 
@@ -339,6 +413,11 @@ def main() -> None:
         default=3000,
         help="in-process requests per repeat, 0 to skip the micro-benchmark (default 3000)",
     )
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="only count instructions and cache misses per request under valgrind (about 5 minutes)",
+    )
     parser.add_argument("--no-install", action="store_true", help="fail instead of pip-installing deps")
     parser.add_argument("--micro-child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -348,7 +427,10 @@ def main() -> None:
         return
     if "bare" not in args.variants:
         args.variants.insert(0, "bare")
-    ensure_dependencies(not args.no_install)
+    ensure_dependencies(not args.no_install, "valgrind" if args.instructions else "wrk")
+    if args.instructions:
+        count_instructions(args.variants, 200, 1200)
+        return
     print(
         f"uvicorn, 1 worker; wrk -t1 -c{args.connections} -d{args.duration}s, GET /items/1..200; "
         f"{args.rounds} interleaved rounds; CPUs pinned: {'yes' if pinning()[0] else 'no'}",

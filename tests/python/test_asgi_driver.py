@@ -1,10 +1,10 @@
 """The middleware around an application's whole life cycle.
 
-The ``send`` and ``receive`` the app gets are Rust objects (``_core.HttpCycle`` and its
-``receive`` method, whose awaitable is ``_core.ReceiveAwait``); these tests hold them to what
-plain Python callables would do: suspension, cancellation (also while the app waits in
-``receive()``), ``throw``/``close``, odd awaitables, garbage collection of reference cycles, and
-how servers detect an ASGI 3 app.
+The ``send`` and ``receive`` the app gets are one Rust object (``_core.HttpCycle``: called with a
+message it sends, called without one it receives, returning a ``_core.ReceiveAwait``); these
+tests hold it to what two plain Python callables would do: suspension, cancellation (also while
+the app waits in ``receive()``), ``throw``/``close``, odd awaitables, garbage collection of
+reference cycles, and how servers detect an ASGI 3 app.
 """
 
 from __future__ import annotations
@@ -92,6 +92,46 @@ def test_app_that_suspends_and_reads_its_body() -> None:
     duration = value(registry, "http_request_duration_seconds_sum", **post)
     assert duration is not None and duration >= 0.02
     assert value(registry, "http_requests_in_progress", method="POST") == 0
+
+
+def test_send_and_receive_are_told_apart_by_their_arguments() -> None:
+    """One argument is send's message, even None; none is receive(); more is a TypeError."""
+    server_got: list[Any] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        assert (await receive()) == {"type": "http.request", "body": b"x", "more_body": False}
+        with pytest.raises(TypeError, match=r"^ASGI send\(\) takes one message and receive\(\) none, got 2 arguments$"):
+            send({"type": "http.response.start", "status": 200}, None)
+        await send(None)
+
+    async def send(message: Any) -> None:
+        server_got.append(message)
+
+    registry = CollectorRegistry()
+    asyncio.run(PrometheusMiddleware(app, registry=registry)(http_scope("/x"), body_receiver([b"x"]), send))
+    assert server_got == [None]
+    assert value(registry, "http_request_size_bytes_sum", **GET) == 1
+
+
+def test_messages_it_cannot_read_are_handed_over_untouched() -> None:
+    """What to make of a malformed message is for the server or the app to say, not the middleware."""
+    server_got: list[Any] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        assert await receive() == ["not", "a", "message"]
+        await send(("nor", "this"))
+        await respond(send)
+
+    async def receive() -> Any:
+        return ["not", "a", "message"]
+
+    async def send(message: Any) -> None:
+        server_got.append(message)
+
+    registry = CollectorRegistry()
+    asyncio.run(PrometheusMiddleware(app, registry=registry)(http_scope("/x"), receive, send))
+    assert server_got[0] == ("nor", "this") and len(server_got) == 3
+    assert value(registry, "http_requests_total", status="200", **GET) == 1
 
 
 @pytest.mark.parametrize("waits_in", ["app", "receive"])
