@@ -2,7 +2,7 @@
 
     python tests/benchmarks/bench_asgi.py                # default run, about 4 minutes
     python tests/benchmarks/bench_asgi.py --rounds 20 --duration 5 --connections 32
-    python tests/benchmarks/bench_asgi.py --instructions # valgrind counts, about 5 minutes
+    python tests/benchmarks/bench_asgi.py --instructions # valgrind counts, about 8 minutes
 
 Starts four uvicorn servers (one worker each, no access log) on 127.0.0.1 with the same app in
 four variants, and loads them with wrk (``GET /items/1..200``) in turn, round after round:
@@ -25,7 +25,8 @@ then gives each middleware's own cost per request.
 
 ``--instructions`` instead counts, under valgrind's cachegrind, the instructions and the
 (simulated) L1 cache misses of one in-process request through each variant: a figure that does
-not move with the machine's noise, and a measure of how much more code a request runs through.
+not move with the machine's noise (from run to run it varies by a few hundred instructions per
+request, about 0.1 %), and a measure of how much more code a request runs through.
 
 Needs ``wrk`` (Debian package ``wrk``), or ``valgrind`` for ``--instructions``.  The two
 competitors and uvicorn's fast loop and parser (``uvloop``, ``httptools``) are benchmark-only
@@ -416,7 +417,7 @@ def main() -> None:
     parser.add_argument(
         "--instructions",
         action="store_true",
-        help="only count instructions and cache misses per request under valgrind (about 5 minutes)",
+        help="only count instructions and cache misses per request under valgrind (about 8 minutes)",
     )
     parser.add_argument("--no-install", action="store_true", help="fail instead of pip-installing deps")
     parser.add_argument("--micro-child", nargs=3, help=argparse.SUPPRESS)
@@ -429,7 +430,7 @@ def main() -> None:
         args.variants.insert(0, "bare")
     ensure_dependencies(not args.no_install, "valgrind" if args.instructions else "wrk")
     if args.instructions:
-        count_instructions(args.variants, 200, 1200)
+        count_instructions(args.variants, 200, 2200)
         return
     print(
         f"uvicorn, 1 worker; wrk -t1 -c{args.connections} -d{args.duration}s, GET /items/1..200; "
