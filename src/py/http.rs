@@ -601,6 +601,21 @@ impl HttpCycle {
         Ok(())
     }
 
+    /// The application's `receive()`: the server's, counting request body bytes and noting a
+    /// disconnect.
+    fn receive(slf: &Bound<'_, Self>) -> PyResult<Py<ReceiveAwait>> {
+        let py = slf.py();
+        let awaitable = slf.get().receive.bind(py).call0()?;
+        let inner = awaitable_iter(&awaitable)?;
+        Py::new(
+            py,
+            ReceiveAwait {
+                cycle: slf.clone().unbind(),
+                inner: inner.unbind(),
+            },
+        )
+    }
+
     /// Notes what a message the application sends says; whether it ends the response.
     fn note_sent(&self, py: Python<'_>, message: &Bound<'_, PyAny>) -> PyResult<bool> {
         let keys = &self.recorder.get().keys;
@@ -740,23 +755,6 @@ impl HttpCycle {
             visit.call(root_path)?;
         }
         Ok(())
-    }
-}
-
-impl HttpCycle {
-    /// The application's `receive()`: the server's, counting request body bytes and noting a
-    /// disconnect.
-    fn receive(slf: &Bound<'_, Self>) -> PyResult<Py<ReceiveAwait>> {
-        let py = slf.py();
-        let awaitable = slf.get().receive.bind(py).call0()?;
-        let inner = awaitable_iter(&awaitable)?;
-        Py::new(
-            py,
-            ReceiveAwait {
-                cycle: slf.clone().unbind(),
-                inner: inner.unbind(),
-            },
-        )
     }
 }
 
