@@ -177,7 +177,7 @@ fn get_item_other<'py>(
 }
 
 /// The text of an optional `str` value: "" when it is absent or not a `str`.
-fn str_or_empty<'a>(value: &'a Option<Bound<'_, PyAny>>) -> PyResult<&'a str> {
+fn str_or_empty<'a>(value: Option<&'a Bound<'_, PyAny>>) -> PyResult<&'a str> {
     match value {
         Some(v) => match v.cast::<PyString>() {
             Ok(s) => s.to_str(),
@@ -284,7 +284,7 @@ impl HttpRecorder {
         }
         let target = target.unwrap_or_else(|| py.None().into_bound(py));
         let end_root = get_item(scope, k.root_path.bind(py))?;
-        let end_root_path = str_or_empty(&end_root)?;
+        let end_root_path = str_or_empty(end_root.as_ref())?;
         let rest =
             if root_path.is_empty() && end_root_path.is_empty() && self.extra_getters.is_empty() {
                 None
@@ -430,7 +430,7 @@ impl HttpRecorder {
             return Ok(None);
         }
         let root = get_item(scope, keys.root_path.bind(py))?;
-        let root_path = str_or_empty(&root)?;
+        let root_path = str_or_empty(root.as_ref())?;
         if !this.excluded_list.is_empty() {
             if let Some(path) = get_item(scope, keys.path.bind(py))? {
                 if let Ok(path) = path.cast::<PyString>() {
@@ -584,11 +584,10 @@ impl HttpCycle {
         let duration = self.seconds();
         let recorder = self.recorder.get();
         recorder.in_progress[self.method as usize].value.inc(-1.0);
-        let root_path = self.root_path.as_ref().map(|r| r.bind(py).clone());
         let series = recorder.series(
             py,
             self.scope.bind(py),
-            str_or_empty(&root_path)?,
+            str_or_empty(self.root_path.as_ref().map(|r| r.bind(py)))?,
             self.method,
             status,
         )?;
