@@ -1,7 +1,7 @@
 """Throughput cost of HTTP metrics middlewares on a small FastAPI app (not a test).
 
-    python tests/benchmarks/bench_asgi.py                # default run, about 4 minutes
-    python tests/benchmarks/bench_asgi.py --rounds 20 --duration 5 --connections 32
+    python tests/benchmarks/bench_asgi.py                # default run, about 6 minutes
+    python tests/benchmarks/bench_asgi.py --variants bare fastprom --rounds 40 --duration 2
     python tests/benchmarks/bench_asgi.py --instructions # valgrind counts, about 8 minutes
 
 Starts four uvicorn servers (one worker each, no access log) on 127.0.0.1 with the same app in
@@ -12,16 +12,23 @@ four variants, and loads them with wrk (``GET /items/1..200``) in turn, round af
 * ``instrumentator``  prometheus-fastapi-instrumentator, ``Instrumentator().instrument(app).expose(app)``
 * ``exporter``        starlette-exporter, ``PrometheusMiddleware`` + ``handle_metrics``
 
+and, when asked for with ``--variants``, ``passthrough``: an empty ``async def`` ASGI middleware
+that only awaits the app, the cost any pure ASGI middleware layer adds before it does anything.
+
 and prints req/s (median and best run), p50/p99 latency, the server's CPU time per request and
-the loss against ``bare``.  A shared machine's speed drifts over seconds, so every round loads
+the loss against ``bare``. A shared machine's speed drifts over seconds, so every round loads
 each server once, for a few seconds, in rotating order, and a loss is the median over the rounds
-of that round's loss against that round's ``bare`` run; the loss of the best runs is printed too
-(noise only ever lowers req/s), and the loss the CPU time per request implies
-(``1 - cpu_bare / cpu_variant``).  With two or more CPUs the servers and wrk are pinned to
-different ones.  Before those rounds, a few rounds load every server at once, all sharing the
-servers' CPU: each variant then gets the same share of whatever the machine is doing, and the
-CPU time per request compares them most steadily.  An in-process micro-benchmark (no sockets)
-then gives each middleware's own cost per request.
+of that round's loss against that round's ``bare`` run, printed with a 95 % bootstrap interval;
+the loss of the best runs is printed too (noise only ever lowers req/s), and the loss the CPU
+time per request implies (``1 - cpu_bare / cpu_variant``). Every few rounds
+(``--restart-every``) the servers are replaced by fresh processes: how fast one process runs
+also depends on where its code and objects happen to lie in memory (CPython's type attribute
+cache, for one, is direct-mapped, so which lookups evict each other depends on addresses), and
+that luck, fixed for a process's life, would otherwise bias a whole run. With two or more CPUs
+the servers and wrk are pinned to different ones. Before those rounds, a few rounds load every
+server at once, all sharing the servers' CPU: each variant then gets the same share of whatever
+the machine is doing, and the CPU time per request compares them most steadily. An in-process
+micro-benchmark (no sockets) then gives each middleware's own cost per request.
 
 ``--instructions`` instead counts, under valgrind's cachegrind, the instructions and the
 (simulated) L1 cache misses of one in-process request through each variant: a figure that does
@@ -40,6 +47,7 @@ import asyncio
 import importlib.util
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -56,6 +64,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 VARIANTS = ("bare", "fastprom", "instrumentator", "exporter")
+EXTRA_VARIANTS = ("passthrough",)
 BENCH_DEPENDENCIES = {  # module -> pip requirement
     "prometheus_fastapi_instrumentator": "prometheus-fastapi-instrumentator",
     "starlette_exporter": "starlette-exporter",
@@ -72,6 +81,16 @@ end
 
 
 # ------------------------------------------------------------------------------------- the app
+
+
+class PassThrough:
+    """An ASGI middleware that does nothing: the floor of any middleware's cost."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)
 
 
 def create_app() -> Any:
@@ -98,8 +117,10 @@ def create_app() -> Any:
 
         app.add_middleware(PrometheusMiddleware)
         app.add_route("/metrics", handle_metrics)
+    elif variant == "passthrough":
+        app.add_middleware(PassThrough)
     elif variant != "bare":
-        raise SystemExit(f"unknown BENCH_VARIANT {variant!r}; one of {', '.join(VARIANTS)}")
+        raise SystemExit(f"unknown BENCH_VARIANT {variant!r}; one of {', '.join(VARIANTS + EXTRA_VARIANTS)}")
     return app
 
 
@@ -281,15 +302,15 @@ def micro(variant: str, requests: int, repeats: int) -> float:
     return min(times)
 
 
-def run_micro(requests: int, rounds: int) -> dict[str, float]:
+def run_micro(variants: list[str], requests: int, rounds: int) -> dict[str, float]:
     """Best µs per request of each variant over ``rounds`` interleaved child processes (one per run:
     the competitors register into prometheus_client's global REGISTRY)."""
-    best = {variant: float("inf") for variant in VARIANTS}
+    best = {variant: float("inf") for variant in variants}
     env = dict(
         os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT / "python"), os.environ.get("PYTHONPATH")]))
     )
     for _ in range(rounds):
-        for variant in VARIANTS:
+        for variant in variants:
             command = [sys.executable, __file__, "--micro-child", variant, str(requests), "3"]
             output = subprocess.run(command, check=True, capture_output=True, text=True, env=env, timeout=600).stdout
             best[variant] = min(best[variant], json.loads(output.strip().splitlines()[-1])["us"])
@@ -368,13 +389,22 @@ def count_instructions(variants: list[str], low: int, high: int) -> None:
 # ------------------------------------------------------------------------------------- report
 
 
+def median_interval(values: list[float], resamples: int = 2000) -> tuple[float, float]:
+    """95 % bootstrap interval of the median of ``values`` (a fixed seed: the same runs print the
+    same interval)."""
+    rng = random.Random(0)
+    medians = sorted(statistics.median(rng.choices(values, k=len(values))) for _ in range(resamples))
+    return medians[int(resamples * 0.025)], medians[int(resamples * 0.975) - 1]
+
+
 def report(runs: dict[str, list[dict[str, float]]]) -> None:
-    """One line per variant; losses are medians of the per-round losses against that round's bare run."""
+    """One line per variant; losses are medians of the per-round losses against that round's bare
+    run, with a 95 % bootstrap interval."""
     bare = runs["bare"]
     bare_best = max(r["rps"] for r in bare)
     header = (
         f"{'variant':<15} {'req/s med':>9} {'best':>7} {'p50 ms':>7} {'p99 ms':>7} {'CPU us/req':>10} "
-        f"{'loss med':>8} {'loss best':>9} {'+CPU us':>7} {'loss CPU':>8}"
+        f"{'loss med':>8} {'95% interval':>13} {'loss best':>9} {'+CPU us':>7} {'loss CPU':>8}"
     )
     print(header)
     print("-" * len(header))
@@ -387,18 +417,28 @@ def report(runs: dict[str, list[dict[str, float]]]) -> None:
         line = f"{variant:<15} {median:9.0f} {best:7.0f} {p50:7.2f} {p99:7.2f} {cpu:10.1f}"
         if variant != "bare":
             pairs = list(zip(results, bare, strict=True))
-            loss = statistics.median(1 - r["rps"] / b["rps"] for r, b in pairs)
+            losses = [1 - r["rps"] / b["rps"] for r, b in pairs]
+            low, high = median_interval(losses)
             added = statistics.median(r["cpu_us"] - b["cpu_us"] for r, b in pairs)
             loss_cpu = statistics.median(1 - b["cpu_us"] / r["cpu_us"] for r, b in pairs)
-            line += f" {loss * 100:7.1f}% {(1 - best / bare_best) * 100:8.1f}% {added:+7.1f} {loss_cpu * 100:7.1f}%"
+            line += (
+                f" {statistics.median(losses) * 100:7.1f}% {f'{low * 100:.1f} to {high * 100:.1f}%':>13}"
+                f" {(1 - best / bare_best) * 100:8.1f}% {added:+7.1f} {loss_cpu * 100:7.1f}%"
+            )
         errors = sum(r["errors"] for r in results)
         print(line + (f"  ({errors} non-2xx)" if errors else ""))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=12, help="runs per variant, interleaved (default 12)")
-    parser.add_argument("--duration", type=int, default=3, help="seconds of load per run (default 3)")
+    parser.add_argument("--rounds", type=int, default=24, help="runs per variant, interleaved (default 24)")
+    parser.add_argument("--duration", type=int, default=2, help="seconds of load per run (default 2)")
+    parser.add_argument(
+        "--restart-every",
+        type=int,
+        default=4,
+        help="rounds between fresh server processes, 0 for one process per variant (default 4)",
+    )
     parser.add_argument(
         "--together-rounds",
         type=int,
@@ -407,7 +447,7 @@ def main() -> None:
     )
     parser.add_argument("--micro-rounds", type=int, default=3, help="in-process runs per variant (default 3)")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
-    parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
+    parser.add_argument("--variants", nargs="+", choices=VARIANTS + EXTRA_VARIANTS, default=list(VARIANTS))
     parser.add_argument(
         "--micro-requests",
         type=int,
@@ -432,22 +472,30 @@ def main() -> None:
     if args.instructions:
         count_instructions(args.variants, 200, 2200)
         return
+    restart = f"fresh servers every {args.restart_every} rounds" if args.restart_every else "one server each"
     print(
         f"uvicorn, 1 worker; wrk -t1 -c{args.connections} -d{args.duration}s, GET /items/1..200; "
-        f"{args.rounds} interleaved rounds; CPUs pinned: {'yes' if pinning()[0] else 'no'}",
+        f"{args.rounds} interleaved rounds, {restart}; CPUs pinned: {'yes' if pinning()[0] else 'no'}",
         flush=True,
     )
     runs: dict[str, list[dict[str, float]]] = {variant: [] for variant in args.variants}
     together: dict[str, list[dict[str, float]]] = {variant: [] for variant in args.variants}
     server_pin, wrk_pin = pinning()
-    servers = {variant: Server(variant, server_pin) for variant in args.variants}
+    servers: dict[str, Server] = {}
+
+    def start_servers() -> None:
+        for server in servers.values():
+            server.stop()
+        servers.update({variant: Server(variant, server_pin) for variant in args.variants})
+        for server in servers.values():
+            server.wait_ready()
+            server.load(args, script, wrk_pin, 1)  # warm-up
+
     try:
         with tempfile.TemporaryDirectory() as tmp:
             script = Path(tmp) / "items.lua"
             script.write_text(WRK_SCRIPT)
-            for server in servers.values():
-                server.wait_ready()
-                server.load(args, script, wrk_pin, 2)  # warm-up
+            start_servers()
             for round_number in range(args.together_rounds):
                 started = {v: server.start_load(args, script, wrk_pin, args.duration) for v, server in servers.items()}
                 results = {v: servers[v].finish_load(started[v], args.duration) for v in args.variants}
@@ -459,6 +507,8 @@ def main() -> None:
                     flush=True,
                 )
             for round_number in range(args.rounds):
+                if args.restart_every and round_number and round_number % args.restart_every == 0:
+                    start_servers()
                 shift = round_number % len(args.variants)
                 for variant in args.variants[shift:] + args.variants[:shift]:
                     result = servers[variant].load(args, script, wrk_pin, args.duration)
@@ -482,7 +532,7 @@ def main() -> None:
             f"\nin-process, no server (best of {args.micro_rounds} x 3 x {args.micro_requests} requests), "
             "us per request:"
         )
-        micro_results = run_micro(args.micro_requests, args.micro_rounds)
+        micro_results = run_micro(args.variants, args.micro_requests, args.micro_rounds)
         for variant, us in micro_results.items():
             added = "" if variant == "bare" else f"  ({us - micro_results['bare']:+.1f})"
             print(f"  {variant:<15} {us:7.1f}{added}")
