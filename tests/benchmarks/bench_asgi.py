@@ -483,7 +483,8 @@ def main() -> None:
     server_pin, wrk_pin = pinning()
     servers: dict[str, Server] = {}
 
-    def start_servers() -> None:
+    def start_servers(script: Path) -> None:
+        """Replaces the servers by fresh processes, ready and warmed up."""
         for server in servers.values():
             server.stop()
         servers.update({variant: Server(variant, server_pin) for variant in args.variants})
@@ -495,7 +496,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             script = Path(tmp) / "items.lua"
             script.write_text(WRK_SCRIPT)
-            start_servers()
+            start_servers(script)
             for round_number in range(args.together_rounds):
                 started = {v: server.start_load(args, script, wrk_pin, args.duration) for v, server in servers.items()}
                 results = {v: servers[v].finish_load(started[v], args.duration) for v in args.variants}
@@ -508,7 +509,7 @@ def main() -> None:
                 )
             for round_number in range(args.rounds):
                 if args.restart_every and round_number and round_number % args.restart_every == 0:
-                    start_servers()
+                    start_servers(script)
                 shift = round_number % len(args.variants)
                 for variant in args.variants[shift:] + args.variants[:shift]:
                     result = servers[variant].load(args, script, wrk_pin, args.duration)
