@@ -1,6 +1,6 @@
 """Throughput cost of HTTP metrics middlewares on a small FastAPI app (not a test).
 
-    python tests/benchmarks/bench_asgi.py                # default run, about 6 minutes
+    python tests/benchmarks/bench_asgi.py                # default run, about 5 minutes
     python tests/benchmarks/bench_asgi.py --variants bare fastprom --rounds 40 --duration 2
     python tests/benchmarks/bench_asgi.py --instructions # valgrind counts, about 8 minutes
 
