@@ -30,6 +30,9 @@ server at once, all sharing the servers' CPU: each variant then gets the same sh
 the machine is doing, and the CPU time per request compares them most steadily. An in-process
 micro-benchmark (no sockets) then gives each middleware's own cost per request.
 
+Last it runs ``bench_server.py``: the scrape latency of ``start_http_server`` while another
+thread holds the GIL (``--scrape-runs 0`` to skip).
+
 ``--instructions`` instead counts, under valgrind's cachegrind, the instructions and the
 (simulated) L1 cache misses of one in-process request through each variant: a figure that does
 not move with the machine's noise (from run to run it varies by a few hundred instructions per
@@ -459,6 +462,12 @@ def main() -> None:
         action="store_true",
         help="only count instructions and cache misses per request under valgrind (about 8 minutes)",
     )
+    parser.add_argument(
+        "--scrape-runs",
+        type=int,
+        default=3,
+        help="runs of bench_server.py (scrapes while the GIL is held) at the end, 0 to skip (default 3)",
+    )
     parser.add_argument("--no-install", action="store_true", help="fail instead of pip-installing deps")
     parser.add_argument("--micro-child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -537,6 +546,14 @@ def main() -> None:
         for variant, us in micro_results.items():
             added = "" if variant == "bare" else f"  ({us - micro_results['bare']:+.1f})"
             print(f"  {variant:<15} {us:7.1f}{added}")
+    if args.scrape_runs:
+        print("\nscrape latency of start_http_server while another thread holds the GIL:", flush=True)
+        env = dict(
+            os.environ,
+            PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT / "python"), os.environ.get("PYTHONPATH")])),
+        )
+        command = [sys.executable, str(HERE / "bench_server.py"), "--runs", str(args.scrape_runs)]
+        subprocess.run(command, check=True, env=env, timeout=600)
 
 
 if __name__ == "__main__":
