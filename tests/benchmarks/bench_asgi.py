@@ -141,6 +141,13 @@ def ensure_dependencies(install: bool, tool: str) -> None:
         raise SystemExit(f"{tool} not found: apt-get install {tool}")
 
 
+def child_env(*first: Path, **extra: str) -> dict[str, str]:
+    """The environment of a child Python process: ``first``, then this checkout's package, then the
+    caller's ``PYTHONPATH`` on its path; ``extra`` variables set."""
+    path = [*map(str, first), str(ROOT / "python"), os.environ.get("PYTHONPATH")]
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, path)), **extra)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -195,11 +202,7 @@ class Server:
         self.variant = variant
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = dict(
-            os.environ,
-            BENCH_VARIANT=variant,
-            PYTHONPATH=os.pathsep.join(filter(None, [str(HERE), str(ROOT / "python"), os.environ.get("PYTHONPATH")])),
-        )
+        env = child_env(HERE, BENCH_VARIANT=variant)
         command = [
             *pin,
             sys.executable,
@@ -309,9 +312,7 @@ def run_micro(variants: list[str], requests: int, rounds: int) -> dict[str, floa
     """Best µs per request of each variant over ``rounds`` interleaved child processes (one per run:
     the competitors register into prometheus_client's global REGISTRY)."""
     best = {variant: float("inf") for variant in variants}
-    env = dict(
-        os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT / "python"), os.environ.get("PYTHONPATH")]))
-    )
+    env = child_env()
     for _ in range(rounds):
         for variant in variants:
             command = [sys.executable, __file__, "--micro-child", variant, str(requests), "3"]
@@ -325,11 +326,8 @@ def run_micro(variants: list[str], requests: int, rounds: int) -> dict[str, floa
 
 def cachegrind_totals(variant: str, requests: int, out: Path) -> dict[str, int]:
     """Event totals of one child process making ``requests`` in-process requests under cachegrind."""
-    env = dict(
-        os.environ,
-        PYTHONHASHSEED="0",  # dict probing depends on the hash seed: fixed, the counts repeat exactly
-        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT / "python"), os.environ.get("PYTHONPATH")])),
-    )
+    # dict probing depends on the hash seed: fixed, the counts repeat more closely
+    env = child_env(PYTHONHASHSEED="0")
     command = [
         "valgrind",
         "--tool=cachegrind",
@@ -548,12 +546,8 @@ def main() -> None:
             print(f"  {variant:<15} {us:7.1f}{added}")
     if args.scrape_runs:
         print("\nscrape latency of start_http_server while another thread holds the GIL:", flush=True)
-        env = dict(
-            os.environ,
-            PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT / "python"), os.environ.get("PYTHONPATH")])),
-        )
         command = [sys.executable, str(HERE / "bench_server.py"), "--runs", str(args.scrape_runs)]
-        subprocess.run(command, check=True, env=env, timeout=600)
+        subprocess.run(command, check=True, env=child_env(), timeout=600)
 
 
 if __name__ == "__main__":
