@@ -4,16 +4,15 @@
     python tests/benchmarks/bench_asgi.py --variants bare fastprom --rounds 40 --duration 2
     python tests/benchmarks/bench_asgi.py --instructions # valgrind counts, about 8 minutes
 
-Starts four uvicorn servers (one worker each, no access log) on 127.0.0.1 with the same app in
-four variants, and loads them with wrk (``GET /items/1..200``) in turn, round after round:
+Starts one uvicorn server (one worker, no access log) per variant on 127.0.0.1, each with the
+same app, and loads them with wrk (``GET /items/1..200``) in turn, round after round:
 
 * ``bare``            no metrics
 * ``fastprom``        ``fastprom.fastapi.instrument(app)``
 * ``instrumentator``  prometheus-fastapi-instrumentator, ``Instrumentator().instrument(app).expose(app)``
 * ``exporter``        starlette-exporter, ``PrometheusMiddleware`` + ``handle_metrics``
-
-and, when asked for with ``--variants``, ``passthrough``: an empty ``async def`` ASGI middleware
-that only awaits the app, the cost any pure ASGI middleware layer adds before it does anything.
+* ``passthrough``     only when named in ``--variants``: an empty ``async def`` middleware that
+                      awaits the app, what any pure ASGI middleware layer costs
 
 and prints req/s (median and best run), p50/p99 latency, the server's CPU time per request and
 the loss against ``bare``. A shared machine's speed drifts over seconds, so every round loads
