@@ -726,7 +726,7 @@ metric_class!(Gauge, GaugeValue, new(py, common, multiprocess_mode: &str = "all"
     /// Increments on entering a block or function, decrements on leaving it.
     fn track_inprogress(&self) -> PyResult<InprogressTracker> {
         self.h.observable()?;
-        Ok(InprogressTracker::new(self.h.clone()))
+        Ok(InprogressTracker::new(self.h.clone(), self.x.most_recent))
     }
 
     /// Sets the gauge to the duration of a block or function, in seconds.

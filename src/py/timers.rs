@@ -143,19 +143,30 @@ impl Timer {
 #[pyclass(frozen, module = "fastprom._core")]
 pub struct InprogressTracker {
     gauge: Handle<GaugeValue>,
+    /// A `mostrecent` gauge refuses inc/dec, also through the tracker.
+    most_recent: bool,
 }
 
 impl InprogressTracker {
-    pub fn new(gauge: Handle<GaugeValue>) -> InprogressTracker {
-        InprogressTracker { gauge }
+    pub fn new(gauge: Handle<GaugeValue>, most_recent: bool) -> InprogressTracker {
+        InprogressTracker { gauge, most_recent }
+    }
+
+    fn add(&self, op: &str, amount: f64) -> PyResult<()> {
+        if self.most_recent {
+            return Err(pyo3::exceptions::PyRuntimeError::new_err(format!(
+                "{op} must not be used with the mostrecent mode"
+            )));
+        }
+        self.gauge.observable()?.value.inc(amount);
+        Ok(())
     }
 }
 
 #[pymethods]
 impl InprogressTracker {
     fn __enter__(&self) -> PyResult<()> {
-        self.gauge.observable()?.value.inc(1.0);
-        Ok(())
+        self.add("inc", 1.0)
     }
 
     #[pyo3(signature = (_typ = None, _value = None, _tb = None))]
@@ -165,7 +176,7 @@ impl InprogressTracker {
         _value: Option<&Bound<'_, PyAny>>,
         _tb: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<bool> {
-        self.gauge.observable()?.value.inc(-1.0);
+        self.add("dec", -1.0)?;
         Ok(false)
     }
 

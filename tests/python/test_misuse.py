@@ -149,6 +149,16 @@ CASES: list[tuple[str, Setup, Action]] = [
         lambda lib, reg: lib.Gauge("g", "h", multiprocess_mode="mostrecent", registry=reg),
         lambda lib, g: g.inc(),
     ),
+    (
+        "gauge-mostrecent-track-inprogress",
+        lambda lib, reg: lib.Gauge("g", "h", multiprocess_mode="mostrecent", registry=reg),
+        lambda lib, g: g.track_inprogress().__enter__(),
+    ),
+    (
+        "gauge-livemostrecent-track-inprogress-decorator",
+        lambda lib, reg: lib.Gauge("g", "h", multiprocess_mode="livemostrecent", registry=reg),
+        lambda lib, g: g.track_inprogress()(lambda: None)(),
+    ),
     ("gauge-bad-mode", _none, lambda lib, reg: lib.Gauge("g", "h", multiprocess_mode="bogus", registry=reg)),
     ("summary-observe-str", _summary, lambda lib, s: s.observe("x")),
     ("summary-observe-str-num", _summary, lambda lib, s: s.observe("2")),
@@ -324,6 +334,33 @@ def test_messages_name_the_problem() -> None:
         FP.Enum("e", "h", states=["a"], registry=None).state("zzz")
     assert str(c) == "counter:c"
     assert repr(FP.Counter("r", "h", registry=None)).endswith("Counter(r)")
+
+
+@pytest.mark.parametrize("mode", ["mostrecent", "livemostrecent"])
+def test_mostrecent_gauge_refuses_track_inprogress(mode: str) -> None:
+    """Creating the tracker succeeds; entering it fails before the block or function runs."""
+    rendered = []
+    for lib in (PC, FP):
+        reg = lib.CollectorRegistry()
+        g = lib.Gauge("g", "h", multiprocess_mode=mode, registry=reg)
+        g.set(5)
+        ran: list[int] = []
+        tracker = g.track_inprogress()
+        with pytest.raises(RuntimeError) as info:
+            with tracker:
+                ran.append(1)
+        assert str(info.value) == "inc must not be used with the mostrecent mode"
+
+        @g.track_inprogress()
+        def f(ran: list[int] = ran) -> None:
+            ran.append(2)
+
+        with pytest.raises(RuntimeError, match="^inc must not be used with the mostrecent mode$"):
+            f()
+        assert ran == []
+        rendered.append(b"".join(outputs(lib, reg)))
+    assert rendered[0] == rendered[1]
+    assert b"g 5.0" in rendered[1]
 
 
 def test_summary_observe_str_leaves_no_trace() -> None:
