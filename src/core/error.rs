@@ -1,26 +1,130 @@
-//! The one error type of the core. The glue maps each variant to the Python exception
-//! prometheus_client raises in the same situation.
+//! The one error type of the core. Each variant names what was wrong; its `Display` is
+//! the message prometheus_client gives in the same situation. The Python glue maps each
+//! variant to the exception class prometheus_client raises, in one place
+//! (`src/py/errors.rs`).
 
 use std::fmt;
 
+use crate::core::repr::py_dict_repr;
+
+/// Everything the core refuses, and the one way an embedder's callback failure crosses it.
 #[derive(Debug)]
 pub enum Error {
-    /// Bad value or state: `ValueError`.
-    Value(String),
-    /// Wrong type: `TypeError`.
+    // -- names ------------------------------------------------------------------------
+    /// A metric was constructed with an empty name.
+    EmptyMetricName,
+    /// A metric name that fails validation (empty, or outside the legacy character set
+    /// once legacy validation is on).
+    InvalidMetricName(String),
+    /// `info` and `stateset` metrics cannot have a unit; holds the full name.
+    UnitNotAllowed(String),
+    /// A label name outside the legacy character set (legacy validation only).
+    InvalidLabelName(String),
+    /// A label name reserved for every metric (`__` prefix).
+    ReservedLabelName(String),
+    /// A label name reserved by the metric's type (`le` of a histogram, `quantile` of a
+    /// summary).
+    ReservedLabelForType(String),
+    /// Exemplar labels longer than 128 characters in names and values together.
+    ExemplarTooLong {
+        /// The characters counted.
+        runes: usize,
+    },
+
+    // -- labels -------------------------------------------------------------------------
+    /// An update of a labelled metric's parent, which has no series of its own.
+    MissingLabelValues {
+        /// The metric's type name (`counter`, `gauge`, …).
+        kind: &'static str,
+    },
+    /// `labels()`, `remove()`… on a metric constructed without label names.
+    NoLabelNames {
+        /// The metric's type name.
+        kind: &'static str,
+        /// The metric's full name.
+        name: String,
+    },
+    /// `labels()` on a child that already has its label values.
+    AlreadyLabelled {
+        /// The metric's type name.
+        kind: &'static str,
+        /// The metric's full name.
+        name: String,
+        /// The child's labels, in label-name order.
+        labels: Vec<(String, String)>,
+    },
+    /// Label values given both by position and by name.
+    MixedLabelArgs,
+    /// A number of positional label values that differs from the number of label names.
+    LabelCount {
+        /// The number of label names.
+        expected: usize,
+        /// The number of values given.
+        got: usize,
+    },
+    /// `remove()` with a number of values that differs from the number of label names.
+    RemoveLabelCount {
+        /// The number of label names.
+        expected: usize,
+        /// The values given, as the caller writes them (a Python tuple's `repr`).
+        got: String,
+    },
+    /// Label values given by name whose names are not exactly the metric's label names.
+    IncorrectLabelNames,
+    /// `remove_by_labels()` naming labels the metric does not have.
+    UnknownLabelNames {
+        /// The names given that are not label names, in the order given.
+        unknown: Vec<String>,
+        /// The metric's label names.
+        expected: Vec<String>,
+    },
+
+    // -- values ---------------------------------------------------------------------------
+    /// A counter incremented by a negative amount.
+    NegativeIncrement,
+    /// `inc`/`dec` of a gauge in a `mostrecent` multiprocess mode; holds the operation.
+    MostRecentUpdate(&'static str),
+    /// A gauge multiprocess mode that does not exist.
+    InvalidMultiprocessMode(String),
+    /// Histogram bounds not in increasing order (or containing NaN).
+    BucketsNotSorted,
+    /// Histogram bounds that leave fewer than two buckets.
+    TooFewBuckets,
+    /// An Info value whose keys include one of the metric's label names.
+    InfoOverlap {
+        /// The metric's label names.
+        labelnames: Vec<String>,
+        /// The value given, as the caller writes it (a Python dict's `repr`).
+        value: String,
+    },
+    /// An Info value with a missing (None) value.
+    InfoValueNone,
+    /// An Enum whose name is also one of its label names; holds the name.
+    EnumNameIsLabel(String),
+    /// An Enum constructed without states; holds the name.
+    NoEnumStates(String),
+    /// A state an Enum does not have, as the caller writes it (a Python `repr`).
+    UnknownState(String),
+
+    // -- exposition ---------------------------------------------------------------------
+    /// A sample the encoders cannot write as a value (message only; `src/core/encode.rs`).
     Type(String),
-    /// A number out of range: `OverflowError`.
-    Overflow(String),
-    /// Operation not allowed in this mode: `RuntimeError`.
-    Runtime(String),
-    /// An error raised by code outside the core (a Python collector or callback); the glue
-    /// gets the original exception back out of it.
-    Foreign(Box<dyn std::error::Error + Send + Sync>),
+    /// A family the encoders cannot write (message only; `src/core/encode.rs`).
+    Value(String),
+
+    /// Code of the embedder failed while the core was running it: a `Gauge.set_function`
+    /// callback or a custom collector's `collect()` called during a scrape, or the visitor
+    /// given to `for_each_sample`. The core only passes the error through; the embedder gets
+    /// its own error back out (the Python glue downcasts it to the original `PyErr`). No
+    /// rule of the core produces this variant.
+    Callback(Box<dyn std::error::Error + Send + Sync>),
 }
 
+/// The core's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// An exposition error with a message ([`Error::Value`]).
     pub fn value(msg: impl Into<String>) -> Error {
         Error::Value(msg.into())
     }
@@ -29,12 +133,78 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Value(m) | Error::Type(m) | Error::Overflow(m) | Error::Runtime(m) => {
-                f.write_str(m)
+            Error::EmptyMetricName => f.write_str("Metric name should not be empty"),
+            Error::InvalidMetricName(name) if name.is_empty() => {
+                f.write_str("metric name cannot be empty")
             }
-            Error::Foreign(e) => e.fmt(f),
+            Error::InvalidMetricName(name) => write!(f, "invalid metric name {name}"),
+            Error::UnitNotAllowed(name) => {
+                write!(
+                    f,
+                    "Metric name is of a type that cannot have a unit: {name}"
+                )
+            }
+            Error::InvalidLabelName(name) => write!(f, "Invalid label metric name: {name}"),
+            Error::ReservedLabelName(name) => write!(f, "Reserved label metric name: {name}"),
+            Error::ReservedLabelForType(name) => {
+                write!(f, "Reserved label name for this metric type: {name}")
+            }
+            Error::ExemplarTooLong { runes } => write!(
+                f,
+                "Exemplar labels have {runes} UTF-8 characters, exceeding the limit of 128"
+            ),
+            Error::MissingLabelValues { kind } => {
+                write!(f, "{kind} metric is missing label values")
+            }
+            Error::NoLabelNames { kind, name } => {
+                write!(f, "No label names were set when constructing {kind}:{name}")
+            }
+            Error::AlreadyLabelled { kind, name, labels } => write!(
+                f,
+                "{kind}:{name} already has labels set ({}); can not chain calls to .labels()",
+                py_dict_repr(labels)
+            ),
+            Error::MixedLabelArgs => f.write_str("Can't pass both *args and **kwargs"),
+            Error::LabelCount { .. } => f.write_str("Incorrect label count"),
+            Error::RemoveLabelCount { expected, got } => {
+                write!(f, "Incorrect label count (expected {expected}, got {got})")
+            }
+            Error::IncorrectLabelNames => f.write_str("Incorrect label names"),
+            Error::UnknownLabelNames { unknown, expected } => {
+                write!(f, "Unknown label names: {unknown:?}; expected {expected:?}")
+            }
+            Error::NegativeIncrement => {
+                f.write_str("Counters can only be incremented by non-negative amounts.")
+            }
+            Error::MostRecentUpdate(op) => {
+                write!(f, "{op} must not be used with the mostrecent mode")
+            }
+            Error::InvalidMultiprocessMode(mode) => {
+                write!(f, "Invalid multiprocess mode: {mode}")
+            }
+            Error::BucketsNotSorted => f.write_str("Buckets not in sorted order"),
+            Error::TooFewBuckets => f.write_str("Must have at least two buckets"),
+            Error::InfoOverlap { labelnames, value } => write!(
+                f,
+                "Overlapping labels for Info metric, metric: {labelnames:?} child: {value}"
+            ),
+            Error::InfoValueNone => f.write_str("Label value cannot be None"),
+            Error::EnumNameIsLabel(name) => {
+                write!(f, "Overlapping labels for Enum metric: {name}")
+            }
+            Error::NoEnumStates(name) => write!(f, "No states provided for Enum metric: {name}"),
+            Error::UnknownState(state) => write!(f, "{state} is not in list"),
+            Error::Type(m) | Error::Value(m) => f.write_str(m),
+            Error::Callback(e) => e.fmt(f),
         }
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Callback(e) => Some(e.as_ref()),
+            _ => None,
+        }
+    }
+}

@@ -9,6 +9,7 @@ use crate::core::error::{Error, Result};
 use crate::core::fmt;
 use crate::core::labels::{new_child_set, ChildSet, Key, LabelValues, Labelled, Query};
 use crate::core::model::{Exemplar, FamilySource, SampleRef, Timestamp};
+use crate::core::repr::py_str_repr;
 
 static USE_CREATED: AtomicBool = AtomicBool::new(true);
 
@@ -17,6 +18,7 @@ pub fn use_created() -> bool {
     USE_CREATED.load(Ordering::Relaxed)
 }
 
+/// Turns `_created` samples on or off, process-wide.
 pub fn set_use_created(on: bool) {
     USE_CREATED.store(on, Ordering::Relaxed);
 }
@@ -29,15 +31,20 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// Name, HELP, unit and label names of a family (already validated).
 #[derive(Debug)]
 pub struct Desc {
+    /// The full name (namespace, subsystem and unit included; no `_total`).
     pub name: String,
+    /// The HELP text.
     pub help: String,
+    /// The unit, or empty.
     pub unit: String,
+    /// The label names, in declaration order (the order of label values).
     pub labelnames: Box<[String]>,
     /// Indices of `labelnames` in label-name order (samples print labels sorted).
     sorted: Box<[usize]>,
 }
 
 impl Desc {
+    /// A description from already validated parts.
     pub fn new(name: String, help: String, unit: String, labelnames: Vec<String>) -> Desc {
         let mut sorted: Vec<usize> = (0..labelnames.len()).collect();
         sorted.sort_by(|&a, &b| labelnames[a].cmp(&labelnames[b]));
@@ -49,13 +56,70 @@ impl Desc {
             sorted: sorted.into_boxed_slice(),
         }
     }
+
+    /// Checks that `got` label values match the label names in number.
+    #[inline]
+    pub fn check_label_count(&self, got: usize) -> Result<()> {
+        let expected = self.labelnames.len();
+        if got != expected {
+            return Err(Error::LabelCount { expected, got });
+        }
+        Ok(())
+    }
+
+    /// The label values in label-name order, looked up by name with `lookup` (a
+    /// `labels(**kwargs)` call with `count` keywords): the names given must be exactly the
+    /// label names.
+    pub fn values_by_name<V, E: From<Error>>(
+        &self,
+        count: usize,
+        mut lookup: impl FnMut(&str) -> Result<Option<V>, E>,
+    ) -> Result<Vec<V>, E> {
+        if count != self.labelnames.len() {
+            return Err(Error::IncorrectLabelNames.into());
+        }
+        let mut values = Vec::with_capacity(count);
+        for name in self.labelnames.iter() {
+            match lookup(name)? {
+                Some(v) => values.push(v),
+                None => return Err(Error::IncorrectLabelNames.into()),
+            }
+        }
+        Ok(values)
+    }
+
+    /// The positions of the label names in `labels` paired with their values (the filter
+    /// of `remove_by_labels`); an unknown name is an error naming every unknown one.
+    pub fn positions<K: AsRef<str>, V: AsRef<str>>(
+        &self,
+        labels: &[(K, V)],
+    ) -> Result<Vec<(usize, String)>> {
+        let mut filter = Vec::with_capacity(labels.len());
+        let mut unknown = Vec::new();
+        for (k, v) in labels {
+            let key = k.as_ref();
+            match self.labelnames.iter().position(|n| n == key) {
+                Some(pos) => filter.push((pos, v.as_ref().to_owned())),
+                None => unknown.push(key.to_owned()),
+            }
+        }
+        if !unknown.is_empty() {
+            return Err(Error::UnknownLabelNames {
+                unknown,
+                expected: self.labelnames.to_vec(),
+            });
+        }
+        Ok(filter)
+    }
 }
 
 /// What a metric type stores per child and how it turns into samples.
 pub trait Kind: Send + Sync + Sized + 'static {
+    /// What every child of a family shares (bucket bounds, states, mode).
     type Config: Send + Sync;
     /// The OpenMetrics type name.
     const TYPE: &'static str;
+    /// A fresh value.
     fn new(config: &Self::Config) -> Self;
     /// The order prometheus_client's sample label dicts have (the encoders sort labels;
     /// this is for handing samples to Python): the label names, then extra ones.
@@ -75,6 +139,7 @@ pub trait Kind: Send + Sync + Sized + 'static {
 pub struct Child<K> {
     labels: LabelValues,
     created: AtomicF64,
+    /// The series' value.
     pub value: K,
 }
 
@@ -85,14 +150,17 @@ impl<K> Labelled for Child<K> {
 }
 
 impl<K> Child<K> {
+    /// The series' label values, in label-name order.
     pub fn label_values(&self) -> &LabelValues {
         &self.labels
     }
 
+    /// The creation time (`_created`), Unix seconds.
     pub fn created(&self) -> f64 {
         self.created.get()
     }
 
+    /// Sets the creation time (a counter's `reset()`).
     pub fn set_created(&self, t: f64) {
         self.created.set(t);
     }
@@ -100,7 +168,9 @@ impl<K> Child<K> {
 
 /// A metric family: its description, its type's configuration and its children.
 pub struct Family<K: Kind> {
+    /// Name, HELP, unit and label names.
     pub desc: Desc,
+    /// What the children share.
     pub config: K::Config,
     solo: Option<Arc<Child<K>>>,
     children: RwLock<ChildSet<Child<K>>>,
@@ -129,18 +199,25 @@ impl<K: Kind> Family<K> {
         self.solo.as_ref()
     }
 
+    /// The existing child for `values`.
     pub fn get<S: AsRef<str>>(&self, values: &[S]) -> Option<Arc<Child<K>>> {
         let set = self.children.read().unwrap_or_else(PoisonError::into_inner);
         set.get(&Query(values)).map(|k| k.0.clone())
     }
 
-    /// The child for `values`, created (with creation time `now()`) if missing. `now` runs
-    /// before any lock is taken, so it may call back into Python.
-    pub fn child<S: AsRef<str>>(
+    /// The child for `values` (one per label name: [`Error::LabelCount`] otherwise),
+    /// created with creation time `now()` if missing. `now` runs before any lock is taken,
+    /// so it may call back into the embedder (Python's patched `time.time`); its error type
+    /// is the caller's. The unlabelled family's only child is returned for no values.
+    pub fn child<S: AsRef<str>, E: From<Error>>(
         &self,
         values: &[S],
-        now: impl FnOnce() -> Result<f64>,
-    ) -> Result<Arc<Child<K>>> {
+        now: impl FnOnce() -> Result<f64, E>,
+    ) -> Result<Arc<Child<K>>, E> {
+        self.desc.check_label_count(values.len())?;
+        if let Some(solo) = &self.solo {
+            return Ok(solo.clone());
+        }
         if let Some(c) = self.get(values) {
             return Ok(c);
         }
@@ -158,6 +235,7 @@ impl<K: Kind> Family<K> {
         Ok(set[idx].0.clone())
     }
 
+    /// Removes the child for `values`; whether there was one.
     pub fn remove<S: AsRef<str>>(&self, values: &[S]) -> bool {
         let mut set = self
             .children
@@ -180,6 +258,7 @@ impl<K: Kind> Family<K> {
         });
     }
 
+    /// Removes every child (of a labelled family).
     pub fn clear(&self) {
         let mut set = self
             .children
@@ -188,6 +267,7 @@ impl<K: Kind> Family<K> {
         *set = new_child_set();
     }
 
+    /// The number of children.
     pub fn len(&self) -> usize {
         match &self.solo {
             Some(_) => 1,
@@ -199,6 +279,7 @@ impl<K: Kind> Family<K> {
         }
     }
 
+    /// Whether the family has no children.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -298,29 +379,45 @@ fn with_label<'a>(
 // ---------------------------------------------------------------------------------------
 // Counter
 
+/// A counter's value and its last exemplar.
 pub struct CounterValue {
     value: AtomicF64,
     exemplar: Mutex<Option<Box<Exemplar>>>,
 }
 
 impl CounterValue {
+    /// Checks an increment: counters only go up ([`Error::NegativeIncrement`]; NaN passes,
+    /// as in prometheus_client).
+    #[inline]
+    pub fn check_increment(amount: f64) -> Result<()> {
+        if amount < 0.0 {
+            return Err(Error::NegativeIncrement);
+        }
+        Ok(())
+    }
+
+    /// Adds `amount` (checked with [`CounterValue::check_increment`] by the caller).
     #[inline]
     pub fn inc(&self, amount: f64) {
         self.value.add(amount);
     }
 
+    /// The count.
     pub fn get(&self) -> f64 {
         self.value.get()
     }
 
+    /// Sets the count (a counter's `reset()`).
     pub fn set(&self, v: f64) {
         self.value.set(v);
     }
 
+    /// Replaces the exemplar.
     pub fn set_exemplar(&self, ex: Exemplar) {
         *lock(&self.exemplar) = Some(Box::new(ex));
     }
 
+    /// The last exemplar.
     pub fn exemplar(&self) -> Option<Exemplar> {
         lock(&self.exemplar).as_deref().cloned()
     }
@@ -355,29 +452,120 @@ impl Kind for CounterValue {
 // ---------------------------------------------------------------------------------------
 // Gauge
 
-/// A callback that supplies a gauge's value at scrape (`Gauge.set_function`).
+/// A callback that supplies a gauge's value at scrape (`Gauge.set_function`); its failure
+/// crosses the core as [`Error::Callback`].
 pub type GaugeFn = dyn Fn() -> Result<f64> + Send + Sync;
 
+/// How a gauge's values from several processes combine (prometheus_client's
+/// `multiprocess_mode`); `live…` modes drop the values of dead processes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MultiprocessMode {
+    /// Every process's value, labelled by pid (the default).
+    #[default]
+    All,
+    /// `All`, live processes only.
+    LiveAll,
+    /// The minimum.
+    Min,
+    /// `Min`, live processes only.
+    LiveMin,
+    /// The maximum.
+    Max,
+    /// `Max`, live processes only.
+    LiveMax,
+    /// The sum.
+    Sum,
+    /// `Sum`, live processes only.
+    LiveSum,
+    /// The value set last; such a gauge refuses `inc`/`dec`.
+    MostRecent,
+    /// `MostRecent`, live processes only.
+    LiveMostRecent,
+}
+
+impl MultiprocessMode {
+    /// Every mode, in prometheus_client's order.
+    pub const ALL: [MultiprocessMode; 10] = [
+        MultiprocessMode::All,
+        MultiprocessMode::LiveAll,
+        MultiprocessMode::Min,
+        MultiprocessMode::LiveMin,
+        MultiprocessMode::Max,
+        MultiprocessMode::LiveMax,
+        MultiprocessMode::Sum,
+        MultiprocessMode::LiveSum,
+        MultiprocessMode::MostRecent,
+        MultiprocessMode::LiveMostRecent,
+    ];
+
+    /// The mode named `name` ([`Error::InvalidMultiprocessMode`] if there is none).
+    pub fn parse(name: &str) -> Result<MultiprocessMode> {
+        Self::ALL
+            .into_iter()
+            .find(|m| m.name() == name)
+            .ok_or_else(|| Error::InvalidMultiprocessMode(name.to_owned()))
+    }
+
+    /// The mode's name, as `multiprocess_mode=` takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            MultiprocessMode::All => "all",
+            MultiprocessMode::LiveAll => "liveall",
+            MultiprocessMode::Min => "min",
+            MultiprocessMode::LiveMin => "livemin",
+            MultiprocessMode::Max => "max",
+            MultiprocessMode::LiveMax => "livemax",
+            MultiprocessMode::Sum => "sum",
+            MultiprocessMode::LiveSum => "livesum",
+            MultiprocessMode::MostRecent => "mostrecent",
+            MultiprocessMode::LiveMostRecent => "livemostrecent",
+        }
+    }
+
+    /// Whether the mode keeps the value set last (`mostrecent`, `livemostrecent`).
+    pub fn is_most_recent(self) -> bool {
+        matches!(
+            self,
+            MultiprocessMode::MostRecent | MultiprocessMode::LiveMostRecent
+        )
+    }
+
+    /// Checks an `inc` or `dec` (`op`): refused in the most-recent modes.
+    #[inline]
+    pub fn check_add(self, op: &'static str) -> Result<()> {
+        if self.is_most_recent() {
+            return Err(Error::MostRecentUpdate(op));
+        }
+        Ok(())
+    }
+}
+
+/// A gauge's value, or the callback that supplies it.
 pub struct GaugeValue {
     value: AtomicF64,
     func: Mutex<Option<Arc<GaugeFn>>>,
 }
 
 impl GaugeValue {
+    /// Adds `amount` (negative to decrement); the family's mode is checked by the caller
+    /// with [`MultiprocessMode::check_add`].
     #[inline]
     pub fn inc(&self, amount: f64) {
         self.value.add(amount);
     }
 
+    /// Sets the value.
     #[inline]
     pub fn set(&self, v: f64) {
         self.value.set(v);
     }
 
+    /// The value last set (not the callback's).
     pub fn get(&self) -> f64 {
         self.value.get()
     }
 
+    /// Makes scrapes report `f()` instead of the value.
     pub fn set_function(&self, f: Arc<GaugeFn>) {
         *lock(&self.func) = Some(f);
     }
@@ -393,9 +581,9 @@ impl GaugeValue {
 }
 
 impl Kind for GaugeValue {
-    type Config = ();
+    type Config = MultiprocessMode;
     const TYPE: &'static str = "gauge";
-    fn new(_: &()) -> Self {
+    fn new(_: &MultiprocessMode) -> Self {
         GaugeValue {
             value: AtomicF64::new(0.0),
             func: Mutex::new(None),
@@ -415,22 +603,26 @@ impl Kind for GaugeValue {
 // ---------------------------------------------------------------------------------------
 // Summary (count and sum, no quantiles: as prometheus_client)
 
+/// A summary's count and sum.
 pub struct SummaryValue {
     count: AtomicU64,
     sum: AtomicF64,
 }
 
 impl SummaryValue {
+    /// Records one observation.
     #[inline]
     pub fn observe(&self, v: f64) {
         self.count.fetch_add(1, Ordering::Relaxed);
         self.sum.add(v);
     }
 
+    /// The number of observations.
     pub fn count(&self) -> u64 {
         self.count.load(Ordering::Relaxed)
     }
 
+    /// The sum of observations.
     pub fn sum(&self) -> f64 {
         self.sum.get()
     }
@@ -466,10 +658,38 @@ impl Kind for SummaryValue {
 // ---------------------------------------------------------------------------------------
 // Histogram
 
+/// prometheus_client's default histogram bounds.
+pub const DEFAULT_BUCKETS: [f64; 15] = [
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.075,
+    0.1,
+    0.25,
+    0.5,
+    0.75,
+    1.0,
+    2.5,
+    5.0,
+    7.5,
+    10.0,
+    f64::INFINITY,
+];
+
 /// Upper bounds (sorted, `+Inf` last) and their `le` strings.
 pub struct Buckets {
+    /// The upper bounds, increasing, `+Inf` last.
     pub bounds: Box<[f64]>,
+    /// Each bound as its `le` label value.
     pub le: Box<[String]>,
+}
+
+impl Default for Buckets {
+    /// [`DEFAULT_BUCKETS`].
+    fn default() -> Self {
+        Buckets::new(DEFAULT_BUCKETS.to_vec()).expect("the default buckets are valid")
+    }
 }
 
 impl Buckets {
@@ -481,13 +701,13 @@ impl Buckets {
             .any(|w| w[0].partial_cmp(&w[1]).is_none_or(|o| o.is_gt()))
             || bounds.iter().any(|b| b.is_nan())
         {
-            return Err(Error::value("Buckets not in sorted order"));
+            return Err(Error::BucketsNotSorted);
         }
         if bounds.last().is_some_and(|b| *b != f64::INFINITY) {
             bounds.push(f64::INFINITY);
         }
         if bounds.len() < 2 {
-            return Err(Error::value("Must have at least two buckets"));
+            return Err(Error::TooFewBuckets);
         }
         let le = bounds.iter().map(|b| fmt::go_float(*b)).collect();
         Ok(Buckets {
@@ -506,6 +726,7 @@ impl Buckets {
     }
 }
 
+/// A histogram's bucket counts, sum and per-bucket exemplars.
 pub struct HistogramValue {
     counts: Box<[AtomicU64]>,
     sum: AtomicF64,
@@ -522,12 +743,14 @@ impl HistogramValue {
         }
     }
 
+    /// Replaces the exemplar of bucket `idx`.
     pub fn set_exemplar(&self, idx: usize, ex: Exemplar) {
         let mut g = lock(&self.exemplars);
         let slots = g.get_or_insert_with(|| (0..self.counts.len()).map(|_| None).collect());
         slots[idx] = Some(ex);
     }
 
+    /// The sum of observations.
     pub fn sum(&self) -> f64 {
         self.sum.get()
     }
@@ -586,15 +809,36 @@ impl Kind for HistogramValue {
 // ---------------------------------------------------------------------------------------
 // Info
 
+/// An Info metric's key-value pairs.
 pub struct InfoValue {
     labels: Mutex<Vec<(String, String)>>,
 }
 
 impl InfoValue {
+    /// Checks the keys of a new value: none may be one of the metric's label names
+    /// ([`Error::InfoOverlap`], showing the value as `shown()` writes it).
+    pub fn check_keys<'k, E: From<Error>>(
+        labelnames: &[String],
+        keys: impl IntoIterator<Item = &'k str>,
+        shown: impl FnOnce() -> Result<String, E>,
+    ) -> Result<(), E> {
+        let mut keys = keys.into_iter();
+        if keys.any(|k| labelnames.iter().any(|n| n == k)) {
+            return Err(Error::InfoOverlap {
+                labelnames: labelnames.to_vec(),
+                value: shown()?,
+            }
+            .into());
+        }
+        Ok(())
+    }
+
+    /// Replaces the pairs (checked with [`InfoValue::check_keys`] by the caller).
     pub fn set(&self, pairs: Vec<(String, String)>) {
         *lock(&self.labels) = pairs;
     }
 
+    /// The pairs.
     pub fn get(&self) -> Vec<(String, String)> {
         lock(&self.labels).clone()
     }
@@ -632,15 +876,43 @@ impl Kind for InfoValue {
 // ---------------------------------------------------------------------------------------
 // Enum (OpenMetrics stateset)
 
+/// An Enum's current state, an index into the family's states.
 pub struct StateSetValue {
     state: AtomicUsize,
 }
 
 impl StateSetValue {
+    /// Checks an Enum's name against its label names: it labels the state samples, so it
+    /// cannot be one of them.
+    pub fn check_name(name: &str, labelnames: &[String]) -> Result<()> {
+        if labelnames.iter().any(|n| n == name) {
+            return Err(Error::EnumNameIsLabel(name.to_owned()));
+        }
+        Ok(())
+    }
+
+    /// The states of the Enum `name` (its family's configuration): at least one.
+    pub fn states(name: &str, states: Vec<String>) -> Result<Box<[String]>> {
+        if states.is_empty() {
+            return Err(Error::NoEnumStates(name.to_owned()));
+        }
+        Ok(states.into_boxed_slice())
+    }
+
+    /// The index of `state` in `states` ([`Error::UnknownState`] if it is not one).
+    pub fn index(states: &[String], state: &str) -> Result<usize> {
+        states
+            .iter()
+            .position(|s| s == state)
+            .ok_or_else(|| Error::UnknownState(py_str_repr(state)))
+    }
+
+    /// Sets the state by index (from [`StateSetValue::index`]).
     pub fn set(&self, idx: usize) {
         self.state.store(idx, Ordering::Relaxed);
     }
 
+    /// The index of the current state.
     pub fn get(&self) -> usize {
         self.state.load(Ordering::Relaxed)
     }

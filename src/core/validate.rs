@@ -8,10 +8,12 @@ use crate::core::fmt;
 
 static LEGACY: AtomicBool = AtomicBool::new(false);
 
+/// Whether the legacy character set is enforced (`enable_legacy_validation()`).
 pub fn legacy_validation() -> bool {
     LEGACY.load(Ordering::Relaxed)
 }
 
+/// Turns legacy validation on or off, process-wide.
 pub fn set_legacy_validation(on: bool) {
     LEGACY.store(on, Ordering::Relaxed);
 }
@@ -26,7 +28,7 @@ pub fn build_full_name(
     unit: &str,
 ) -> Result<String> {
     if name.is_empty() {
-        return Err(Error::value("Metric name should not be empty"));
+        return Err(Error::EmptyMetricName);
     }
     let mut full =
         String::with_capacity(namespace.len() + subsystem.len() + name.len() + unit.len() + 3);
@@ -46,31 +48,28 @@ pub fn build_full_name(
             full.push_str(unit);
         }
         if matches!(type_name, "info" | "stateset") {
-            return Err(Error::value(format!(
-                "Metric name is of a type that cannot have a unit: {full}"
-            )));
+            return Err(Error::UnitNotAllowed(full));
         }
     }
     validate_metric_name(&full)?;
     Ok(full)
 }
 
+/// A metric name: not empty; in the legacy character set if legacy validation is on.
 pub fn validate_metric_name(name: &str) -> Result<()> {
-    if name.is_empty() {
-        return Err(Error::value("metric name cannot be empty"));
-    }
-    if legacy_validation() && !fmt::is_valid_legacy_metric_name(name) {
-        return Err(Error::value(format!("invalid metric name {name}")));
+    if name.is_empty() || (legacy_validation() && !fmt::is_valid_legacy_metric_name(name)) {
+        return Err(Error::InvalidMetricName(name.to_owned()));
     }
     Ok(())
 }
 
+/// A label name: not reserved (`__` prefix); legacy characters if legacy validation is on.
 pub fn validate_label_name(name: &str) -> Result<()> {
     if legacy_validation() && !fmt::is_legacy_label_name_syntax(name) {
-        return Err(Error::value(format!("Invalid label metric name: {name}")));
+        return Err(Error::InvalidLabelName(name.to_owned()));
     }
     if fmt::is_reserved_label_name(name) {
-        return Err(Error::value(format!("Reserved label metric name: {name}")));
+        return Err(Error::ReservedLabelName(name.to_owned()));
     }
     Ok(())
 }
@@ -80,9 +79,7 @@ pub fn validate_label_names(names: &[String], reserved: &[&str]) -> Result<()> {
     for n in names {
         validate_label_name(n)?;
         if reserved.contains(&n.as_str()) {
-            return Err(Error::value(format!(
-                "Reserved label name for this metric type: {n}"
-            )));
+            return Err(Error::ReservedLabelForType(n.clone()));
         }
     }
     Ok(())
@@ -96,9 +93,7 @@ pub fn validate_exemplar(labels: &[(String, String)]) -> Result<()> {
         runes += k.chars().count() + v.chars().count();
     }
     if runes > 128 {
-        return Err(Error::value(format!(
-            "Exemplar labels have {runes} UTF-8 characters, exceeding the limit of 128"
-        )));
+        return Err(Error::ExemplarTooLong { runes });
     }
     Ok(())
 }

@@ -8,6 +8,7 @@ use pyo3::types::{PyDict, PyFloat, PyList, PyString};
 
 use crate::core::error::Result as CoreResult;
 use crate::core::model::{Exemplar, FamilySource, OwnedFamily, OwnedSample, Timestamp};
+use crate::py::errors::callback_error;
 use crate::py::util::{python_attr, str_pairs, to_float};
 
 static METRIC: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
@@ -62,7 +63,6 @@ pub fn family_to_py<'py>(
         let sample_cls = python_attr(py, &SAMPLE, "fastprom.samples", "Sample")?;
         let stateset = fam.type_name() == "stateset";
         let samples = PyList::empty(py);
-        let mut err: Option<PyErr> = None;
         let res: CoreResult<()> = fam.for_each_sample(&mut |s| {
             let build = || -> PyResult<Bound<'py, PyAny>> {
                 let first = label_order
@@ -93,15 +93,9 @@ pub fn family_to_py<'py>(
             };
             match build().and_then(|o| samples.append(o)) {
                 Ok(()) => Ok(()),
-                Err(e) => {
-                    err = Some(e);
-                    Err(crate::core::error::Error::Runtime(String::new()))
-                }
+                Err(e) => Err(callback_error(e)),
             }
         });
-        if let Some(e) = err {
-            return Err(e);
-        }
         res?;
         metric.setattr(pyo3::intern!(py, "samples"), samples)?;
     }

@@ -1,6 +1,7 @@
-//! The core's error → the Python exception prometheus_client raises.
+//! The core's errors → the Python exceptions prometheus_client raises; the one place
+//! where that choice is made. Messages are the core's (`Display`).
 
-use pyo3::exceptions::{PyOverflowError, PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::PyErr;
 
 use crate::core::error::Error;
@@ -8,19 +9,43 @@ use crate::core::error::Error;
 impl From<Error> for PyErr {
     fn from(e: Error) -> PyErr {
         match e {
-            Error::Value(m) => PyValueError::new_err(m),
-            Error::Type(m) => PyTypeError::new_err(m),
-            Error::Overflow(m) => PyOverflowError::new_err(m),
-            Error::Runtime(m) => PyRuntimeError::new_err(m),
-            Error::Foreign(inner) => match inner.downcast::<PyErr>() {
+            Error::Callback(inner) => match inner.downcast::<PyErr>() {
                 Ok(err) => *err,
                 Err(other) => PyRuntimeError::new_err(other.to_string()),
             },
+            Error::MostRecentUpdate(_) => PyRuntimeError::new_err(e.to_string()),
+            Error::Type(m) => PyTypeError::new_err(m),
+            Error::EmptyMetricName
+            | Error::InvalidMetricName(_)
+            | Error::UnitNotAllowed(_)
+            | Error::InvalidLabelName(_)
+            | Error::ReservedLabelName(_)
+            | Error::ReservedLabelForType(_)
+            | Error::ExemplarTooLong { .. }
+            | Error::MissingLabelValues { .. }
+            | Error::NoLabelNames { .. }
+            | Error::AlreadyLabelled { .. }
+            | Error::MixedLabelArgs
+            | Error::LabelCount { .. }
+            | Error::RemoveLabelCount { .. }
+            | Error::IncorrectLabelNames
+            | Error::UnknownLabelNames { .. }
+            | Error::NegativeIncrement
+            | Error::InvalidMultiprocessMode(_)
+            | Error::BucketsNotSorted
+            | Error::TooFewBuckets
+            | Error::InfoOverlap { .. }
+            | Error::InfoValueNone
+            | Error::EnumNameIsLabel(_)
+            | Error::NoEnumStates(_)
+            | Error::UnknownState(_)
+            | Error::Value(_) => PyValueError::new_err(e.to_string()),
         }
     }
 }
 
-/// Carries a Python exception through core code that calls back into Python.
-pub fn foreign(err: PyErr) -> Error {
-    Error::Foreign(Box::new(err))
+/// A Python exception raised by a callback the core runs (a `Gauge.set_function` callback,
+/// a custom collector), carried through the core as [`Error::Callback`].
+pub fn callback_error(err: PyErr) -> Error {
+    Error::Callback(Box::new(err))
 }

@@ -3,26 +3,29 @@
 
 use std::sync::Arc;
 
-use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple, PyType};
 use pyo3::PyClassInitializer;
 
+use crate::core::error::Error;
 use crate::core::metric::{
-    Buckets, Child, CounterValue, Desc, Family, GaugeValue, HistogramValue, InfoValue, Kind,
-    StateSetValue, SummaryValue,
+    Buckets, CounterValue, Desc, Family, GaugeValue, HistogramValue, InfoValue, Kind,
+    MultiprocessMode, StateSetValue, SummaryValue, DEFAULT_BUCKETS,
 };
 use crate::core::model::{Exemplar, Timestamp};
 use crate::core::registry::Collector;
 use crate::core::validate;
 use crate::py::collectors::NativeCollector;
 use crate::py::convert::family_to_py;
-use crate::py::errors::foreign;
+use crate::py::errors::callback_error;
 use crate::py::timers::{ExceptionCounter, InprogressTracker, Observe, Timer};
 use crate::py::util::{
-    label_value, now, number, python_attr, str_pairs, to_float, tuple_values, Amount, Values,
+    label_value, now, number, python_attr, str_pairs, to_float, tuple_values, Amount,
 };
+
+pub use crate::core::handle::Handle;
 
 /// The `registry=` argument: left out (the default registry) or given (None = don't register).
 pub enum RegistryArg<'py> {
@@ -51,24 +54,6 @@ fn register(obj: &Bound<'_, PyAny>, registry: RegistryArg<'_>) -> PyResult<()> {
         registry.call_method1(pyo3::intern!(py, "register"), (obj,))?;
     }
     Ok(())
-}
-
-/// What a metric object refers to: its family (shared by all handles) and its child.
-pub struct Handle<K: Kind> {
-    pub fam: Arc<Family<K>>,
-    /// The child updated by `inc`/`observe`/…; `None` for a labelled parent.
-    pub child: Option<Arc<Child<K>>>,
-    type_name: &'static str,
-}
-
-impl<K: Kind> Clone for Handle<K> {
-    fn clone(&self) -> Self {
-        Handle {
-            fam: self.fam.clone(),
-            child: self.child.clone(),
-            type_name: self.type_name,
-        }
-    }
 }
 
 fn labelnames_from(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<String>> {
@@ -168,17 +153,13 @@ impl<'py> Common<'py> {
     fn create<K: Kind, T: pyo3::PyClass + Into<PyClassInitializer<T>>>(
         mut self,
         py: Python<'py>,
-        type_name: &'static str,
         reserved: &[&str],
         config: K::Config,
         wrap: impl FnOnce(Handle<K>) -> T,
     ) -> PyResult<Py<T>> {
         let register_it = self.labelvalues.as_ref().is_none_or(|v| v.is_none());
         let registry = std::mem::replace(&mut self.registry, RegistryArg::Default);
-        let obj = Bound::new(
-            py,
-            wrap(Handle::build(py, self, type_name, reserved, config)?),
-        )?;
+        let obj = Bound::new(py, wrap(build_handle(py, self, reserved, config)?))?;
         if register_it {
             register(obj.as_any(), registry)?;
         }
@@ -186,188 +167,111 @@ impl<'py> Common<'py> {
     }
 }
 
-impl<K: Kind> Handle<K> {
-    fn build(
+/// The handle of a new metric: name and label names validated, the family created, and
+/// the child of `_labelvalues` if given.
+fn build_handle<K: Kind>(
+    py: Python<'_>,
+    c: Common<'_>,
+    reserved: &[&str],
+    config: K::Config,
+) -> PyResult<Handle<K>> {
+    let full = validate::build_full_name(K::TYPE, &c.name, &c.namespace, &c.subsystem, &c.unit)?;
+    let labelnames = labelnames_from(c.labelnames.as_ref())?;
+    validate::validate_label_names(&labelnames, reserved)?;
+    let unlabelled = labelnames.is_empty();
+    let created = if unlabelled { now(py)? } else { 0.0 };
+    let h = Handle::new(Arc::new(Family::new(
+        Desc::new(full, c.documentation, c.unit, labelnames),
+        config,
+        created,
+    )));
+    if let Some(values) = c.labelvalues.filter(|v| !v.is_none()) {
+        let values = values
+            .try_iter()?
+            .map(|v| v?.str().map(|s| s.to_string()))
+            .collect::<PyResult<Vec<_>>>()?;
+        if !values.is_empty() {
+            return h.child_for(&values, || now(py));
+        }
+    }
+    Ok(h)
+}
+
+/// What the metric classes do with their handle from Python arguments.
+pub trait PyHandle<K: Kind> {
+    /// `labels(*args, **kwargs)`.
+    fn labels_py(
+        &self,
         py: Python<'_>,
-        c: Common<'_>,
-        type_name: &'static str,
-        reserved: &[&str],
-        config: K::Config,
-    ) -> PyResult<Handle<K>> {
-        let full =
-            validate::build_full_name(type_name, &c.name, &c.namespace, &c.subsystem, &c.unit)?;
-        let labelnames = labelnames_from(c.labelnames.as_ref())?;
-        validate::validate_label_names(&labelnames, reserved)?;
-        let unlabelled = labelnames.is_empty();
-        let created = if unlabelled { now(py)? } else { 0.0 };
-        let fam = Arc::new(Family::new(
-            Desc::new(full, c.documentation, c.unit, labelnames),
-            config,
-            created,
-        ));
-        let mut h = Handle {
-            child: fam.solo().cloned(),
-            fam,
-            type_name,
-        };
-        if let Some(values) = c.labelvalues.filter(|v| !v.is_none()) {
-            let values = values
-                .try_iter()?
-                .map(|v| v?.str().map(|s| s.to_string()))
-                .collect::<PyResult<Vec<_>>>()?;
-            if !values.is_empty() {
-                h = h.child_for(py, &values)?;
-            }
-        }
-        Ok(h)
-    }
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Handle<K>>;
+    /// `remove(*args)`.
+    fn remove_py(&self, args: &Bound<'_, PyTuple>) -> PyResult<()>;
+    /// `remove_by_labels(labels)`.
+    fn remove_by_labels_py(&self, labels: &Bound<'_, PyAny>) -> PyResult<()>;
+    /// `describe()`: the family without samples.
+    fn describe_py<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>>;
+    /// `collect()`: the family with its samples.
+    fn collect_py<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>>;
+    /// `repr()`: `module.Class(name)`.
+    fn repr_py(&self, cls: &Bound<'_, PyType>) -> PyResult<String>;
+    /// `_labelnames`.
+    fn labelnames_tuple<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>>;
+    /// `_labelvalues`.
+    fn labelvalues_tuple<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>>;
+    /// The family, for the registry to render natively.
+    fn as_collector(&self) -> Arc<dyn Collector>;
+}
 
-    fn describe_str(&self) -> String {
-        format!("{}:{}", self.type_name, self.fam.desc.name)
-    }
-
-    /// The child to update, or the error prometheus_client raises on a labelled parent.
-    #[inline]
-    pub fn observable(&self) -> PyResult<&Arc<Child<K>>> {
-        match &self.child {
-            Some(c) => Ok(c),
-            None => Err(PyValueError::new_err(format!(
-                "{} metric is missing label values",
-                self.type_name
-            ))),
-        }
-    }
-
-    fn child_for<S: AsRef<str>>(&self, py: Python<'_>, values: &[S]) -> PyResult<Handle<K>> {
-        let child = self.fam.child(values, || now(py).map_err(foreign))?;
-        Ok(Handle {
-            fam: self.fam.clone(),
-            child: Some(child),
-            type_name: self.type_name,
-        })
-    }
-
-    fn is_child(&self) -> bool {
-        self.child.is_some() && !self.fam.desc.labelnames.is_empty()
-    }
-
-    pub fn labels(
+impl<K: Kind> PyHandle<K> for Handle<K> {
+    fn labels_py(
         &self,
         py: Python<'_>,
         args: &Bound<'_, PyTuple>,
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Handle<K>> {
-        let names = &self.fam.desc.labelnames;
-        if names.is_empty() {
-            return Err(PyValueError::new_err(format!(
-                "No label names were set when constructing {}",
-                self.describe_str()
-            )));
-        }
-        if self.is_child() {
-            return Err(PyValueError::new_err(format!(
-                "{} already has labels set ({}); can not chain calls to .labels()",
-                self.describe_str(),
-                self.labelvalues_dict(py)?.repr()?
-            )));
-        }
-        let kwargs = kwargs.filter(|k| !k.is_empty());
-        if let Some(kw) = kwargs {
+        self.check_labels()?;
+        if let Some(kw) = kwargs.filter(|k| !k.is_empty()) {
             if !args.is_empty() {
-                return Err(PyValueError::new_err("Can't pass both *args and **kwargs"));
+                return Err(Error::MixedLabelArgs.into());
             }
-            if kw.len() != names.len() {
-                return Err(PyValueError::new_err("Incorrect label names"));
-            }
-            let mut values = Values::new();
-            for n in names.iter() {
-                match kw.get_item(n)? {
-                    Some(v) => values.push(std::borrow::Cow::Owned(
-                        label_value(v.as_borrowed())?.into_owned(),
-                    )),
-                    None => return Err(PyValueError::new_err("Incorrect label names")),
-                }
-            }
-            return self.child_for(py, &values);
+            return self.labels_by_name(
+                kw.len(),
+                |name| match kw.get_item(name)? {
+                    Some(v) => Ok(Some(label_value(v.as_borrowed())?.into_owned())),
+                    None => Ok(None),
+                },
+                || now(py),
+            );
         }
-        if args.len() != names.len() {
-            return Err(PyValueError::new_err("Incorrect label count"));
-        }
-        let values = tuple_values(args)?;
-        self.child_for(py, &values)
+        // The count is checked before any value is converted with str().
+        self.fam.desc.check_label_count(args.len())?;
+        self.labels(&tuple_values(args)?, || now(py))
     }
 
-    fn labelvalues_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let d = PyDict::new(py);
-        if let Some(c) = self.child.as_ref().filter(|_| self.is_child()) {
-            for (k, v) in self.fam.desc.labelnames.iter().zip(c.label_values().iter()) {
-                d.set_item(k, v)?;
-            }
-        }
-        Ok(d)
+    fn remove_py(&self, args: &Bound<'_, PyTuple>) -> PyResult<()> {
+        self.check_remove(args.len(), || Ok::<_, PyErr>(args.repr()?.to_string()))?;
+        Ok(self.remove(&tuple_values(args)?)?)
     }
 
-    fn require_labels(&self) -> PyResult<()> {
-        if self.fam.desc.labelnames.is_empty() {
-            return Err(PyValueError::new_err(format!(
-                "No label names were set when constructing {}",
-                self.describe_str()
-            )));
-        }
-        Ok(())
-    }
-
-    pub fn remove(&self, args: &Bound<'_, PyTuple>) -> PyResult<()> {
-        self.require_labels()?;
-        let n = self.fam.desc.labelnames.len();
-        if args.len() != n {
-            return Err(PyValueError::new_err(format!(
-                "Incorrect label count (expected {n}, got {})",
-                args.repr()?
-            )));
-        }
-        self.fam.remove(&tuple_values(args)?);
-        Ok(())
-    }
-
-    pub fn remove_by_labels(&self, labels: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn remove_by_labels_py(&self, labels: &Bound<'_, PyAny>) -> PyResult<()> {
         self.require_labels()?;
         let labels = labels.cast::<PyDict>().map_err(|_| {
             PyTypeError::new_err("labels must be a dict of {label_name: label_value}")
         })?;
-        if labels.is_empty() {
-            return Ok(());
-        }
-        let names = &self.fam.desc.labelnames;
-        let mut filter = Vec::with_capacity(labels.len());
-        let mut unknown = Vec::new();
-        for (k, v) in labels.iter() {
-            let key = k.str()?.to_string();
-            match names.iter().position(|n| *n == key) {
-                Some(pos) => filter.push((pos, v.str()?.to_string())),
-                None => unknown.push(key),
-            }
-        }
-        if !unknown.is_empty() {
-            return Err(PyValueError::new_err(format!(
-                "Unknown label names: {unknown:?}; expected {names:?}"
-            )));
-        }
-        self.fam.remove_matching(&filter);
-        Ok(())
+        let pairs = labels
+            .iter()
+            .map(|(k, v)| Ok((k.str()?.to_string(), v.str()?.to_string())))
+            .collect::<PyResult<Vec<_>>>()?;
+        Ok(self.remove_by_labels(&pairs)?)
     }
 
-    pub fn clear(&self) {
-        if !self.fam.desc.labelnames.is_empty() {
-            self.fam.clear();
-        }
-    }
-
-    fn describe<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+    fn describe_py<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         PyList::new(py, [family_to_py(py, &*self.fam, false, &[])?])
     }
 
-    fn collect<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+    fn collect_py<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         PyList::new(
             py,
             [family_to_py(
@@ -379,7 +283,7 @@ impl<K: Kind> Handle<K> {
         )
     }
 
-    fn repr(&self, cls: &Bound<'_, PyType>) -> PyResult<String> {
+    fn repr_py(&self, cls: &Bound<'_, PyType>) -> PyResult<String> {
         let module = cls.module()?.to_string();
         let module = if module == "fastprom._core" {
             "fastprom.metrics".to_string()
@@ -398,14 +302,10 @@ impl<K: Kind> Handle<K> {
     }
 
     fn labelvalues_tuple<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
-        let values: Vec<&str> = match &self.child {
-            Some(c) if self.is_child() => c.label_values().to_vec(),
-            _ => Vec::new(),
-        };
-        PyTuple::new(py, values)
+        PyTuple::new(py, self.label_values())
     }
 
-    pub fn as_collector(&self) -> Arc<dyn Collector> {
+    fn as_collector(&self) -> Arc<dyn Collector> {
         self.fam.clone()
     }
 }
@@ -486,7 +386,7 @@ macro_rules! metric_class {
                 if let Some(hit) = self.cache.get(py, labelvalues, labelkwargs)? {
                     return Ok(hit.cast_into::<Self>()?.unbind());
                 }
-                let h = self.h.labels(py, labelvalues, labelkwargs)?;
+                let h = self.h.labels_py(py, labelvalues, labelkwargs)?;
                 let child = Bound::new(py, $cls { h, x: self.x, cache: ChildCache::default() })?;
                 self.cache.put(py, labelvalues, labelkwargs, child.as_any())?;
                 Ok(child.unbind())
@@ -495,14 +395,14 @@ macro_rules! metric_class {
             /// Removes the child with the given label values.
             #[pyo3(signature = (*labelvalues))]
             fn remove(&self, py: Python<'_>, labelvalues: &Bound<'_, PyTuple>) -> PyResult<()> {
-                self.h.remove(labelvalues)?;
+                self.h.remove_py(labelvalues)?;
                 self.cache.clear(py);
                 Ok(())
             }
 
             /// Removes every child whose labels include all of `labels`.
             fn remove_by_labels(&self, py: Python<'_>, labels: &Bound<'_, PyAny>) -> PyResult<()> {
-                self.h.remove_by_labels(labels)?;
+                self.h.remove_by_labels_py(labels)?;
                 self.cache.clear(py);
                 Ok(())
             }
@@ -514,19 +414,19 @@ macro_rules! metric_class {
             }
 
             fn describe<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-                self.h.describe(py)
+                self.h.describe_py(py)
             }
 
             fn collect<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-                self.h.collect(py)
+                self.h.collect_py(py)
             }
 
             fn __str__(&self) -> String {
-                self.h.describe_str()
+                self.h.describe()
             }
 
             fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
-                slf.get().h.repr(&slf.get_type())
+                slf.get().h.repr_py(&slf.get_type())
             }
 
             #[getter]
@@ -546,7 +446,7 @@ macro_rules! metric_class {
 
             #[getter]
             fn _type(&self) -> &'static str {
-                self.h.type_name
+                <$kind as Kind>::TYPE
             }
 
             #[getter]
@@ -573,7 +473,7 @@ pub struct Counter {
 }
 
 metric_class!(Counter, CounterValue, new(py, common) {
-        common.create(py, "counter", &[], (), |h| Counter {
+        common.create(py, &[], (), |h| Counter {
             x: (),
             h,
             cache: ChildCache::default(),
@@ -592,11 +492,7 @@ metric_class!(Counter, CounterValue, new(py, common) {
     ) -> PyResult<()> {
         let child = self.h.observable()?;
         let amount = number(amount.0.as_deref(), 1.0)?;
-        if amount < 0.0 {
-            return Err(PyValueError::new_err(
-                "Counters can only be incremented by non-negative amounts.",
-            ));
-        }
+        CounterValue::check_increment(amount)?;
         match exemplar_from(py, exemplar, amount)? {
             None => child.value.inc(amount),
             Some(ex) => {
@@ -647,54 +543,26 @@ metric_class!(Counter, CounterValue, new(py, common) {
 
 // ---------------------------------------------------------------------------------------
 
-const MULTIPROCESS_MODES: [&str; 10] = [
-    "all",
-    "liveall",
-    "min",
-    "livemin",
-    "max",
-    "livemax",
-    "sum",
-    "livesum",
-    "mostrecent",
-    "livemostrecent",
-];
-
 /// A value that goes up and down.
 #[pyclass(frozen, module = "fastprom._core")]
 pub struct Gauge {
+    x: (),
     h: Handle<GaugeValue>,
-    x: GaugeMode,
     cache: ChildCache,
 }
 
-/// The multiprocess mode a Gauge was created with (accepted for compatibility).
-#[derive(Clone, Copy)]
-pub struct GaugeMode {
-    name: &'static str,
-    most_recent: bool,
-}
-
 metric_class!(Gauge, GaugeValue, new(py, common, multiprocess_mode: &str = "all") {
-        let Some(mode) = MULTIPROCESS_MODES.iter().find(|m| **m == multiprocess_mode) else {
-            return Err(PyValueError::new_err(format!(
-                "Invalid multiprocess mode: {multiprocess_mode}"
-            )));
-        };
-        let x = GaugeMode {
-            name: mode,
-            most_recent: mode.ends_with("mostrecent"),
-        };
-        common.create(py, "gauge", &[], (), |h| Gauge {
+        let mode = MultiprocessMode::parse(multiprocess_mode)?;
+        common.create(py, &[], mode, |h| Gauge {
+            x: (),
             h,
-            x,
             cache: ChildCache::default(),
         })
 }, {
     /// Adds `amount` (default 1).
     #[pyo3(signature = (amount = Amount(None)), text_signature = "(self, /, amount=1)")]
     fn inc(&self, amount: Amount<'_, '_>) -> PyResult<()> {
-        self.not_most_recent("inc")?;
+        self.h.fam.config.check_add("inc")?;
         let child = self.h.observable()?;
         child.value.inc(number(amount.0.as_deref(), 1.0)?);
         Ok(())
@@ -703,7 +571,7 @@ metric_class!(Gauge, GaugeValue, new(py, common, multiprocess_mode: &str = "all"
     /// Subtracts `amount` (default 1).
     #[pyo3(signature = (amount = Amount(None)), text_signature = "(self, /, amount=1)")]
     fn dec(&self, amount: Amount<'_, '_>) -> PyResult<()> {
-        self.not_most_recent("dec")?;
+        self.h.fam.config.check_add("dec")?;
         let child = self.h.observable()?;
         child.value.inc(-number(amount.0.as_deref(), 1.0)?);
         Ok(())
@@ -726,7 +594,7 @@ metric_class!(Gauge, GaugeValue, new(py, common, multiprocess_mode: &str = "all"
     /// Increments on entering a block or function, decrements on leaving it.
     fn track_inprogress(&self) -> PyResult<InprogressTracker> {
         self.h.observable()?;
-        Ok(InprogressTracker::new(self.h.clone(), self.x.most_recent))
+        Ok(InprogressTracker::new(self.h.clone()))
     }
 
     /// Sets the gauge to the duration of a block or function, in seconds.
@@ -738,14 +606,14 @@ metric_class!(Gauge, GaugeValue, new(py, common, multiprocess_mode: &str = "all"
     fn set_function(&self, f: Py<PyAny>) -> PyResult<()> {
         let child = self.h.observable()?;
         child.value.set_function(Arc::new(move || {
-            Python::attach(|py| to_float(&f.bind(py).call0()?)).map_err(foreign)
+            Python::attach(|py| to_float(&f.bind(py).call0()?)).map_err(callback_error)
         }));
         Ok(())
     }
 
     #[getter]
     fn _multiprocess_mode(&self) -> &'static str {
-        self.x.name
+        self.h.fam.config.name()
     }
 
     #[getter]
@@ -753,17 +621,6 @@ metric_class!(Gauge, GaugeValue, new(py, common, multiprocess_mode: &str = "all"
         Ok(self.h.observable()?.value.get())
     }
 });
-
-impl Gauge {
-    fn not_most_recent(&self, op: &str) -> PyResult<()> {
-        if self.x.most_recent {
-            return Err(PyRuntimeError::new_err(format!(
-                "{op} must not be used with the mostrecent mode"
-            )));
-        }
-        Ok(())
-    }
-}
 
 // ---------------------------------------------------------------------------------------
 
@@ -776,7 +633,7 @@ pub struct Summary {
 }
 
 metric_class!(Summary, SummaryValue, new(py, common) {
-        common.create(py, "summary", &["quantile"], (), |h| Summary {
+        common.create(py, &["quantile"], (), |h| Summary {
             x: (),
             h,
             cache: ChildCache::default(),
@@ -797,24 +654,6 @@ metric_class!(Summary, SummaryValue, new(py, common) {
 
 // ---------------------------------------------------------------------------------------
 
-const DEFAULT_BUCKETS: [f64; 15] = [
-    0.005,
-    0.01,
-    0.025,
-    0.05,
-    0.075,
-    0.1,
-    0.25,
-    0.5,
-    0.75,
-    1.0,
-    2.5,
-    5.0,
-    7.5,
-    10.0,
-    f64::INFINITY,
-];
-
 /// Observations counted in cumulative buckets, with count and sum.
 #[pyclass(frozen, module = "fastprom._core")]
 pub struct Histogram {
@@ -824,15 +663,15 @@ pub struct Histogram {
 }
 
 metric_class!(Histogram, HistogramValue, new(py, common, buckets: Option<Bound<'py, PyAny>> = None) {
-        let bounds = match buckets {
-            None => DEFAULT_BUCKETS.to_vec(),
-            Some(b) => b
-                .try_iter()?
-                .map(|x| to_float(&x?))
-                .collect::<PyResult<Vec<f64>>>()?,
+        let buckets = match buckets {
+            None => Buckets::default(),
+            Some(b) => Buckets::new(
+                b.try_iter()?
+                    .map(|x| to_float(&x?))
+                    .collect::<PyResult<Vec<f64>>>()?,
+            )?,
         };
-        let buckets = Buckets::new(bounds)?;
-        common.create(py, "histogram", &["le"], buckets, |h| Histogram {
+        common.create(py, &["le"], buckets, |h| Histogram {
             x: (),
             h,
             cache: ChildCache::default(),
@@ -888,7 +727,7 @@ pub struct Info {
 }
 
 metric_class!(Info, InfoValue, new(py, common) {
-        common.create(py, "info", &[], (), |h| Info {
+        common.create(py, &[], (), |h| Info {
             x: (),
             h,
             cache: ChildCache::default(),
@@ -900,19 +739,19 @@ metric_class!(Info, InfoValue, new(py, common) {
         let d = val
             .cast::<PyDict>()
             .map_err(|_| PyTypeError::new_err("Info value must be a dict of str to str"))?;
-        let names = &self.h.fam.desc.labelnames;
-        for k in d.keys() {
-            if let Ok(k) = k.extract::<String>() {
-                if names.contains(&k) {
-                    return Err(PyValueError::new_err(format!(
-                        "Overlapping labels for Info metric, metric: {names:?} child: {}",
-                        d.repr()?
-                    )));
-                }
-            }
-        }
+        let keys = d.keys();
+        let keys = keys
+            .iter()
+            .filter_map(|k| k.cast_into::<PyString>().ok())
+            .map(|k| k.to_str().map(str::to_owned))
+            .collect::<PyResult<Vec<String>>>()?;
+        InfoValue::check_keys(
+            &self.h.fam.desc.labelnames,
+            keys.iter().map(String::as_str),
+            || Ok::<_, PyErr>(d.repr()?.to_string()),
+        )?;
         if d.values().iter().any(|v| v.is_none()) {
-            return Err(PyValueError::new_err("Label value cannot be None"));
+            return Err(Error::InfoValueNone.into());
         }
         child.value.set(str_pairs(d, "Info label")?);
         Ok(())
@@ -931,11 +770,7 @@ pub struct Enum {
 
 metric_class!(Enum, StateSetValue, new(py, common, states: Option<Bound<'py, PyAny>> = None) {
         let name = &common.name;
-        if labelnames_from(common.labelnames.as_ref())?.contains(name) {
-            return Err(PyValueError::new_err(format!(
-                "Overlapping labels for Enum metric: {name}"
-            )));
-        }
+        StateSetValue::check_name(name, &labelnames_from(common.labelnames.as_ref())?)?;
         let states: Vec<String> = match states {
             Some(s) => s
                 .try_iter()?
@@ -943,12 +778,8 @@ metric_class!(Enum, StateSetValue, new(py, common, states: Option<Bound<'py, PyA
                 .collect::<PyResult<_>>()?,
             None => Vec::new(),
         };
-        if states.is_empty() {
-            return Err(PyValueError::new_err(format!(
-                "No states provided for Enum metric: {name}"
-            )));
-        }
-        common.create(py, "stateset", &[], states.into_boxed_slice(), |h| Enum {
+        let states = StateSetValue::states(name, states)?;
+        common.create(py, &[], states, |h| Enum {
             x: (),
             h,
             cache: ChildCache::default(),
@@ -958,22 +789,11 @@ metric_class!(Enum, StateSetValue, new(py, common, states: Option<Bound<'py, PyA
     fn state(&self, state: &Bound<'_, PyAny>) -> PyResult<()> {
         let child = self.h.observable()?;
         let idx = match state.cast::<PyString>() {
-            Ok(s) => {
-                let s = s.to_str()?;
-                self.h.fam.config.iter().position(|x| x == s)
-            }
-            Err(_) => None,
+            Ok(s) => StateSetValue::index(&self.h.fam.config, s.to_str()?),
+            Err(_) => Err(Error::UnknownState(state.repr()?.to_string())),
         };
-        match idx {
-            Some(i) => {
-                child.value.set(i);
-                Ok(())
-            }
-            None => Err(PyValueError::new_err(format!(
-                "{} is not in list",
-                state.repr()?
-            ))),
-        }
+        child.value.set(idx?);
+        Ok(())
     }
 
     #[getter]

@@ -12,7 +12,7 @@ use crate::core::format::{Escaping, Format};
 use crate::core::model::{FamilySource, OwnedFamily};
 use crate::core::registry::{encode_families, Collector, Registry};
 use crate::py::convert::family_from_py;
-use crate::py::errors::foreign;
+use crate::py::errors::callback_error;
 use crate::py::metrics::native_collector;
 use crate::py::util::str_pairs;
 
@@ -30,7 +30,7 @@ impl Collector for PyCollector {
                 .call_method0(pyo3::intern!(py, "collect"))?;
             collected.try_iter()?.map(|m| family_from_py(&m?)).collect()
         })
-        .map_err(foreign)?;
+        .map_err(callback_error)?;
         for fam in &families {
             f(fam)?;
         }

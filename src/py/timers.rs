@@ -10,7 +10,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple};
 
 use crate::core::metric::{CounterValue, GaugeValue, HistogramValue, SummaryValue};
-use crate::py::metrics::Handle;
+use crate::py::metrics::{Handle, PyHandle};
 use crate::py::util::python_attr;
 
 /// What a timer reports its duration to.
@@ -41,9 +41,9 @@ impl Observe {
         kw: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Observe> {
         Ok(match self {
-            Observe::Histogram(h) => Observe::Histogram(h.labels(py, args, kw)?),
-            Observe::Summary(h) => Observe::Summary(h.labels(py, args, kw)?),
-            Observe::Gauge(h) => Observe::Gauge(h.labels(py, args, kw)?),
+            Observe::Histogram(h) => Observe::Histogram(h.labels_py(py, args, kw)?),
+            Observe::Summary(h) => Observe::Summary(h.labels_py(py, args, kw)?),
+            Observe::Gauge(h) => Observe::Gauge(h.labels_py(py, args, kw)?),
         })
     }
 }
@@ -143,21 +143,16 @@ impl Timer {
 #[pyclass(frozen, module = "fastprom._core")]
 pub struct InprogressTracker {
     gauge: Handle<GaugeValue>,
-    /// A `mostrecent` gauge refuses inc/dec, also through the tracker.
-    most_recent: bool,
 }
 
 impl InprogressTracker {
-    pub fn new(gauge: Handle<GaugeValue>, most_recent: bool) -> InprogressTracker {
-        InprogressTracker { gauge, most_recent }
+    pub fn new(gauge: Handle<GaugeValue>) -> InprogressTracker {
+        InprogressTracker { gauge }
     }
 
-    fn add(&self, op: &str, amount: f64) -> PyResult<()> {
-        if self.most_recent {
-            return Err(pyo3::exceptions::PyRuntimeError::new_err(format!(
-                "{op} must not be used with the mostrecent mode"
-            )));
-        }
+    /// `inc` or `dec` (`op`) by `amount`: refused by a gauge in a `mostrecent` mode.
+    fn add(&self, op: &'static str, amount: f64) -> PyResult<()> {
+        self.gauge.fam.config.check_add(op)?;
         self.gauge.observable()?.value.inc(amount);
         Ok(())
     }

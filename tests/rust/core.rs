@@ -7,10 +7,12 @@
 use std::sync::{Arc, Mutex};
 use std::thread;
 
+use fastprom::core::error::{Error, Result};
 use fastprom::core::format::{Escaping, Format};
+use fastprom::core::handle::Handle;
 use fastprom::core::metric::{
     self, Buckets, CounterValue, Desc, Family, GaugeValue, HistogramValue, InfoValue,
-    StateSetValue, SummaryValue,
+    MultiprocessMode, StateSetValue, SummaryValue, DEFAULT_BUCKETS,
 };
 use fastprom::core::model::{FamilySource, OwnedFamily, OwnedSample, Timestamp};
 use fastprom::core::registry::{encode_families, Registry};
@@ -38,7 +40,7 @@ fn desc(name: &str, help: &str, unit: &str, labels: &[&str]) -> Desc {
     )
 }
 
-fn now() -> fastprom::core::error::Result<f64> {
+fn now() -> Result<f64> {
     Ok(NOW)
 }
 
@@ -70,7 +72,7 @@ fn reference_registry() -> Registry {
 
     let g = Family::<GaugeValue>::new(
         desc("temp_celsius", "Temp \"x\" \\ \n", "celsius", &["loc"]),
-        (),
+        MultiprocessMode::All,
         NOW,
     );
     g.child(&["a\\b\"c\nd"], now).unwrap().value.set(1e-5);
@@ -243,7 +245,7 @@ fn children_keep_creation_order_and_remove_clear() {
     }
     assert_eq!(c.len(), 3);
     let same = c
-        .child(&["a", "1"], || {
+        .child(&["a", "1"], || -> Result<f64> {
             panic!("an existing child is not re-created")
         })
         .unwrap();
@@ -361,7 +363,11 @@ fn owned_families_with_timestamps() {
 
 #[test]
 fn escaping_schemes_on_utf8_names() {
-    let g = Family::<GaugeValue>::new(desc("my.gauge", "h", "", &["lab.el"]), (), NOW);
+    let g = Family::<GaugeValue>::new(
+        desc("my.gauge", "h", "", &["lab.el"]),
+        MultiprocessMode::default(),
+        NOW,
+    );
     g.child(&["v"], now).unwrap().value.set(1.0);
     let fams = [&g as &dyn FamilySource];
     let line = |escaping| {
@@ -456,4 +462,325 @@ fn names_and_validation() {
     );
     validate::set_legacy_validation(false);
     assert_eq!(legacy, (true, true, true));
+}
+
+// ---------------------------------------------------------------------------------------
+// The metric rules (prometheus_client's errors, raised by the core)
+
+fn labelled(names: &[&str]) -> Handle<CounterValue> {
+    Handle::new(Arc::new(Family::new(desc("c", "h", "", names), (), NOW)))
+}
+
+#[test]
+fn child_checks_the_number_of_label_values() {
+    let fam = Family::<CounterValue>::new(desc("c", "h", "", &["a", "b"]), (), NOW);
+    for values in [&["x"][..], &["x", "y", "z"][..], &[][..]] {
+        let err = fam
+            .child(values, now)
+            .err()
+            .expect("a wrong count is refused");
+        assert!(
+            matches!(err, Error::LabelCount { expected: 2, got } if got == values.len()),
+            "{err:?}"
+        );
+        assert_eq!(err.to_string(), "Incorrect label count");
+    }
+    assert!(fam.is_empty(), "a refused call creates no child");
+    // Rendering never sees a child of the wrong arity.
+    fam.child(&["x", "y"], now).unwrap().value.inc(1.0);
+    let text =
+        String::from_utf8(encode_families(&TEXT, &[&fam as &dyn FamilySource]).unwrap()).unwrap();
+    assert!(text.contains("c_total{a=\"x\",b=\"y\"} 1.0\n"), "{text}");
+    // An unlabelled family's only child, for no values.
+    let solo = Family::<CounterValue>::new(desc("u", "h", "", &[]), (), NOW);
+    let child = solo.child::<&str, Error>(&[], now).unwrap();
+    assert!(Arc::ptr_eq(&child, solo.solo().unwrap()));
+    assert!(solo.child(&["x"], now).is_err());
+}
+
+#[test]
+fn the_caller_error_type_passes_through_child() {
+    #[derive(Debug, PartialEq)]
+    enum Mine {
+        Clock,
+        Core(String),
+    }
+    impl From<Error> for Mine {
+        fn from(e: Error) -> Mine {
+            Mine::Core(e.to_string())
+        }
+    }
+    let fam = Family::<CounterValue>::new(desc("c", "h", "", &["a"]), (), NOW);
+    assert_eq!(
+        fam.child(&["x"], || Err(Mine::Clock)).err(),
+        Some(Mine::Clock)
+    );
+    assert_eq!(
+        fam.child(&["x", "y"], || Ok::<f64, Mine>(NOW)).err(),
+        Some(Mine::Core("Incorrect label count".into()))
+    );
+}
+
+#[test]
+fn labels_rules() {
+    let unlabelled = labelled(&[]);
+    assert!(unlabelled.observable().is_ok());
+    let err = unlabelled.labels(&["x"], now).err().unwrap();
+    assert_eq!(
+        err.to_string(),
+        "No label names were set when constructing counter:c"
+    );
+
+    let parent = labelled(&["a", "b"]);
+    let err = parent.observable().err().unwrap();
+    assert!(matches!(err, Error::MissingLabelValues { kind: "counter" }));
+    assert_eq!(err.to_string(), "counter metric is missing label values");
+    assert!(parent.labels(&["1"], now).is_err());
+
+    let child = parent.labels(&["x'y", "é\n\u{1}"], now).unwrap();
+    assert!(child.is_child());
+    assert_eq!(child.label_values(), ["x'y", "é\n\u{1}"]);
+    child.observable().unwrap().value.inc(2.0);
+    let again = parent.labels(&["x'y", "é\n\u{1}"], now).unwrap();
+    assert_eq!(again.observable().unwrap().value.get(), 2.0);
+
+    let err = child.labels(&["1", "2"], now).err().unwrap();
+    assert!(matches!(err, Error::AlreadyLabelled { .. }));
+    assert_eq!(
+        err.to_string(),
+        r#"counter:c already has labels set ({'a': "x'y", 'b': 'é\n\x01'}); can not chain calls to .labels()"#
+    );
+}
+
+#[test]
+fn labels_by_keyword_map_to_label_order() {
+    let parent = labelled(&["a", "b"]);
+    let kw = [("b", "2"), ("a", "1")];
+    let lookup = |name: &str| {
+        Ok::<_, Error>(
+            kw.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string()),
+        )
+    };
+    let child = parent.labels_by_name(kw.len(), lookup, now).unwrap();
+    assert_eq!(child.label_values(), ["1", "2"]);
+    // Too few, too many, or other names.
+    for (count, names) in [
+        (1, &[("a", "1")][..]),
+        (3, &kw[..]),
+        (2, &[("a", "1"), ("c", "2")][..]),
+    ] {
+        let err = parent
+            .labels_by_name(
+                count,
+                |name| Ok::<_, Error>(names.iter().find(|(k, _)| *k == name).map(|(_, v)| *v)),
+                now,
+            )
+            .err()
+            .unwrap();
+        assert!(matches!(err, Error::IncorrectLabelNames));
+        assert_eq!(err.to_string(), "Incorrect label names");
+    }
+    assert_eq!(parent.fam.len(), 1);
+}
+
+#[test]
+fn remove_and_remove_by_labels() {
+    let parent = labelled(&["a", "b"]);
+    for (a, b) in [("x", "1"), ("x", "2"), ("y", "1")] {
+        parent.labels(&[a, b], now).unwrap();
+    }
+    let err = parent.remove(&["x"]).err().unwrap();
+    assert!(matches!(err, Error::RemoveLabelCount { expected: 2, .. }));
+    assert_eq!(
+        err.to_string(),
+        "Incorrect label count (expected 2, got ('x',))"
+    );
+    parent.remove(&["y", "1"]).unwrap();
+    parent.remove(&["nope", "1"]).unwrap();
+    assert_eq!(parent.fam.len(), 2);
+
+    let err = parent
+        .remove_by_labels(&[("zz", "1"), ("a", "x"), ("yy", "2")])
+        .err()
+        .unwrap();
+    assert_eq!(
+        err.to_string(),
+        r#"Unknown label names: ["zz", "yy"]; expected ["a", "b"]"#
+    );
+    assert_eq!(parent.fam.len(), 2, "a refused call removes nothing");
+    parent.remove_by_labels::<&str, &str>(&[]).unwrap();
+    assert_eq!(parent.fam.len(), 2);
+    parent.remove_by_labels(&[("b", "2")]).unwrap();
+    let left: Vec<Vec<String>> = parent
+        .fam
+        .children()
+        .iter()
+        .map(|c| c.label_values().iter().map(str::to_owned).collect())
+        .collect();
+    assert_eq!(left, [["x", "1"]]);
+    parent.remove_by_labels(&[("a", "x"), ("b", "1")]).unwrap();
+    assert!(parent.fam.is_empty());
+
+    let unlabelled = labelled(&[]);
+    for err in [
+        unlabelled.remove(&["x"]).err().unwrap(),
+        unlabelled
+            .remove_by_labels::<&str, &str>(&[])
+            .err()
+            .unwrap(),
+    ] {
+        assert!(matches!(err, Error::NoLabelNames { .. }), "{err:?}");
+    }
+    unlabelled.clear();
+    assert_eq!(unlabelled.fam.len(), 1);
+}
+
+#[test]
+fn counter_gauge_and_mode_rules() {
+    assert!(CounterValue::check_increment(0.0).is_ok());
+    assert!(CounterValue::check_increment(f64::NAN).is_ok());
+    let err = CounterValue::check_increment(-1.0).err().unwrap();
+    assert_eq!(
+        err.to_string(),
+        "Counters can only be incremented by non-negative amounts."
+    );
+
+    let names: Vec<&str> = MultiprocessMode::ALL.iter().map(|m| m.name()).collect();
+    assert_eq!(
+        names,
+        [
+            "all",
+            "liveall",
+            "min",
+            "livemin",
+            "max",
+            "livemax",
+            "sum",
+            "livesum",
+            "mostrecent",
+            "livemostrecent"
+        ]
+    );
+    for m in MultiprocessMode::ALL {
+        assert_eq!(MultiprocessMode::parse(m.name()).unwrap(), m);
+        assert_eq!(m.is_most_recent(), m.name().ends_with("mostrecent"));
+        assert_eq!(m.check_add("inc").is_err(), m.is_most_recent());
+    }
+    let err = MultiprocessMode::LiveMostRecent
+        .check_add("dec")
+        .err()
+        .unwrap();
+    assert_eq!(
+        err.to_string(),
+        "dec must not be used with the mostrecent mode"
+    );
+    let err = MultiprocessMode::parse("bogus").err().unwrap();
+    assert_eq!(err.to_string(), "Invalid multiprocess mode: bogus");
+    assert_eq!(MultiprocessMode::default(), MultiprocessMode::All);
+}
+
+#[test]
+fn bucket_rules() {
+    let d = Buckets::default();
+    assert_eq!(&*d.bounds, &DEFAULT_BUCKETS[..]);
+    assert_eq!(d.le[0], "0.005");
+    assert_eq!(d.le[14], "+Inf");
+    let b = Buckets::new(vec![1.0, 2.0]).unwrap();
+    assert_eq!(&*b.bounds, &[1.0, 2.0, f64::INFINITY]);
+    for bad in [
+        vec![2.0, 1.0],
+        vec![1.0, f64::NAN],
+        vec![1.0, f64::INFINITY, 5.0],
+    ] {
+        let err = Buckets::new(bad).err().unwrap();
+        assert!(matches!(err, Error::BucketsNotSorted));
+        assert_eq!(err.to_string(), "Buckets not in sorted order");
+    }
+    for few in [vec![], vec![f64::INFINITY]] {
+        let err = Buckets::new(few).err().unwrap();
+        assert_eq!(err.to_string(), "Must have at least two buckets");
+    }
+}
+
+#[test]
+fn info_rules() {
+    let names = vec!["x".to_string()];
+    let shown = || Ok::<_, Error>("{'x': 'b'}".to_string());
+    assert!(InfoValue::check_keys(&names, ["y", "z"], shown).is_ok());
+    let err = InfoValue::check_keys(&names, ["y", "x"], shown)
+        .err()
+        .unwrap();
+    assert!(matches!(err, Error::InfoOverlap { .. }));
+    assert_eq!(
+        err.to_string(),
+        r#"Overlapping labels for Info metric, metric: ["x"] child: {'x': 'b'}"#
+    );
+    // The value is shown only when the check fails.
+    assert!(
+        InfoValue::check_keys(&names, ["y"], || -> Result<String> { panic!("not shown") }).is_ok()
+    );
+    assert_eq!(
+        Error::InfoValueNone.to_string(),
+        "Label value cannot be None"
+    );
+}
+
+#[test]
+fn enum_rules() {
+    let labels = vec!["e".to_string()];
+    let err = StateSetValue::check_name("e", &labels).err().unwrap();
+    assert_eq!(err.to_string(), "Overlapping labels for Enum metric: e");
+    assert!(StateSetValue::check_name("f", &labels).is_ok());
+    let err = StateSetValue::states("e", vec![]).err().unwrap();
+    assert_eq!(err.to_string(), "No states provided for Enum metric: e");
+    let states = StateSetValue::states("e", vec!["a".into(), "b".into()]).unwrap();
+    assert_eq!(StateSetValue::index(&states, "b").unwrap(), 1);
+    let err = StateSetValue::index(&states, "z'z").err().unwrap();
+    assert_eq!(err.to_string(), r#""z'z" is not in list"#);
+    let err = StateSetValue::index(&states, "\u{7f}ä\u{200b}")
+        .err()
+        .unwrap();
+    assert_eq!(err.to_string(), r"'\x7fä\u200b' is not in list");
+}
+
+#[test]
+fn name_rule_messages() {
+    let _guard = FLAGS.lock().unwrap_or_else(|e| e.into_inner());
+    let msg = |r: Result<()>| r.err().map(|e| e.to_string()).unwrap_or_default();
+    assert_eq!(
+        validate::build_full_name("gauge", "", "", "", "")
+            .err()
+            .unwrap()
+            .to_string(),
+        "Metric name should not be empty"
+    );
+    assert_eq!(
+        validate::build_full_name("info", "i", "", "", "s")
+            .err()
+            .unwrap()
+            .to_string(),
+        "Metric name is of a type that cannot have a unit: i_s"
+    );
+    assert_eq!(
+        msg(validate::validate_metric_name("")),
+        "metric name cannot be empty"
+    );
+    assert_eq!(
+        msg(validate::validate_label_name("__a")),
+        "Reserved label metric name: __a"
+    );
+    assert_eq!(
+        msg(validate::validate_label_names(&["le".into()], &["le"])),
+        "Reserved label name for this metric type: le"
+    );
+    validate::set_legacy_validation(true);
+    let legacy = (
+        msg(validate::validate_metric_name("a.b")),
+        msg(validate::validate_label_name("a.b")),
+    );
+    validate::set_legacy_validation(false);
+    assert_eq!(legacy.0, "invalid metric name a.b");
+    assert_eq!(legacy.1, "Invalid label metric name: a.b");
 }
