@@ -10,7 +10,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple};
 
 use crate::core::metric::{CounterValue, GaugeValue, HistogramValue, SummaryValue};
-use crate::py::metrics::{Handle, PyHandle};
+use crate::py::handle::{Handle, PyHandle};
 use crate::py::util::python_attr;
 
 /// What a timer reports its duration to.
