@@ -10,6 +10,10 @@ import importlib.machinery
 import sys
 import types
 
+# First: hands the native module the objects it needs (see _native.py).
+from . import _native  # noqa: F401
+
+# isort: split
 from . import (
     exposition,
     gc_collector,

@@ -232,9 +232,19 @@ class ServerThread:
 def start_http_server(
     port: int,
     addr: str,
-    registry: Any,
+    native: Optional[Registry],
     render: Callable[[bool, str, int, Optional[list[str]]], bytes],
 ) -> tuple[MetricsServer, ServerThread]: ...
+def _bind(
+    *,
+    registry: Any,
+    decorate: Callable[[Any, Any], Any],
+    metric: type,
+    sample: type,
+    exemplar: type,
+    native_histogram_value: Callable[[Any], str],
+) -> None: ...
+def _bound() -> bool: ...
 
 @final
 class HttpSeries:

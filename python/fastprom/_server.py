@@ -13,7 +13,7 @@ import ssl
 from typing import Any, Callable, Tuple
 
 from . import _core
-from .registry import REGISTRY, Collector
+from .registry import REGISTRY, Collector, CollectorRegistry
 
 __all__ = ("start_http_server",)
 
@@ -55,7 +55,9 @@ def start_http_server(
             tls_max_version,
         )
     _, host = _best_family(addr, port)
-    server, thread = _core.start_http_server(port, host, registry, _renderer(registry))
+    # A plain CollectorRegistry is served from Rust; a subclass may override collect().
+    native = registry._core if type(registry) is CollectorRegistry else None
+    server, thread = _core.start_http_server(port, host, native, _renderer(registry))
     atexit.register(server.shutdown)
     return server, thread
 

@@ -1,20 +1,15 @@
 //! Metric families between the core's model and fastprom's Python classes
-//! (`fastprom.metrics_core.Metric`, `fastprom.samples.Sample`), in both directions.
+//! (`Metric`, `Sample`, handed over at import: `bound.rs`), in both directions.
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyFloat, PyList, PyString};
 
 use crate::core::error::Result as CoreResult;
 use crate::core::model::{Exemplar, FamilySource, OwnedFamily, OwnedSample, Timestamp};
+use crate::py::bound;
 use crate::py::errors::callback_error;
-use crate::py::util::{python_attr, str_pairs, to_float};
-
-static METRIC: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-static SAMPLE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-static EXEMPLAR: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-static NATIVE_VALUE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+use crate::py::util::{str_pairs, to_float};
 
 fn labels_dict<'py, 'a>(
     py: Python<'py>,
@@ -37,7 +32,7 @@ fn timestamp_to_py<'py>(py: Python<'py>, ts: Option<&Timestamp>) -> PyResult<Bou
 
 fn exemplar_to_py<'py>(py: Python<'py>, ex: &Exemplar) -> PyResult<Bound<'py, PyAny>> {
     let labels = labels_dict(py, ex.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
-    python_attr(py, &EXEMPLAR, "fastprom.samples", "Exemplar")?.call1((
+    bound::exemplar_class(py)?.call1((
         labels,
         ex.value,
         timestamp_to_py(py, ex.timestamp.as_ref())?,
@@ -53,14 +48,10 @@ pub fn family_to_py<'py>(
     with_samples: bool,
     label_order: &[String],
 ) -> PyResult<Bound<'py, PyAny>> {
-    let metric = python_attr(py, &METRIC, "fastprom.metrics_core", "Metric")?.call1((
-        fam.name(),
-        fam.help(),
-        fam.type_name(),
-        fam.unit(),
-    ))?;
+    let metric =
+        bound::metric_class(py)?.call1((fam.name(), fam.help(), fam.type_name(), fam.unit()))?;
     if with_samples {
-        let sample_cls = python_attr(py, &SAMPLE, "fastprom.samples", "Sample")?;
+        let sample_cls = bound::sample_class(py)?;
         let stateset = fam.type_name() == "stateset";
         let samples = PyList::empty(py);
         let res: CoreResult<()> = fam.for_each_sample(&mut |s| {
@@ -159,14 +150,9 @@ fn sample_from_py(s: &Bound<'_, PyAny>) -> PyResult<OwnedSample> {
     // Older Sample types have no native_histogram field.
     if let Ok(nh) = s.getattr(pyo3::intern!(py, "native_histogram")) {
         if !nh.is_none() {
-            let text = python_attr(
-                py,
-                &NATIVE_VALUE,
-                "fastprom.openmetrics.exposition",
-                "_native_histogram_value",
-            )?
-            .call1((&nh,))?
-            .extract::<String>()?;
+            let text = bound::native_histogram_value(py)?
+                .call1((&nh,))?
+                .extract::<String>()?;
             sample.native_histogram = Some(text);
             let exemplars = nh.getattr(pyo3::intern!(py, "nh_exemplars"))?;
             if !exemplars.is_none() {

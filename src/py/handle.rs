@@ -15,8 +15,9 @@ use crate::core::error::Error;
 use crate::core::metric::{Desc, Family, Kind};
 use crate::core::registry::Collector;
 use crate::core::validate;
+use crate::py::bound;
 use crate::py::convert::family_to_py;
-use crate::py::util::{label_value, now, python_attr, tuple_values};
+use crate::py::util::{label_value, now, tuple_values};
 
 pub use crate::core::handle::Handle;
 
@@ -33,14 +34,10 @@ impl<'a, 'py> FromPyObject<'a, 'py> for RegistryArg<'py> {
     }
 }
 
-static DEFAULT_REGISTRY: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-
 fn register(obj: &Bound<'_, PyAny>, registry: RegistryArg<'_>) -> PyResult<()> {
     let py = obj.py();
     let registry = match registry {
-        RegistryArg::Default => {
-            python_attr(py, &DEFAULT_REGISTRY, "fastprom.registry", "REGISTRY")?
-        }
+        RegistryArg::Default => bound::default_registry(py)?,
         RegistryArg::Given(r) => r,
     };
     if !registry.is_none() && registry.is_truthy()? {

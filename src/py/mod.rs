@@ -2,6 +2,7 @@
 
 use pyo3::prelude::*;
 
+mod bound;
 mod collectors;
 mod convert;
 mod errors;
@@ -79,5 +80,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(validate_metric_name, m)?)?;
     m.add_function(wrap_pyfunction!(validate_label_name, m)?)?;
     server::register(m)?;
+    bound::register(m)?;
     Ok(())
 }

@@ -51,21 +51,17 @@ impl MetricsSource for NativeSource {
     }
 }
 
-/// What serves `registry`: natively if it is a plain `fastprom.registry.CollectorRegistry`
-/// (a subclass may override `collect`), else through `render`, its Python rendering callback.
+/// What serves the metrics: `native`, the native half of a plain `CollectorRegistry` (the
+/// Python side passes it only when no subclass may override `collect`), rendered without
+/// Python; else `render`, the Python rendering callback.
 fn source_for(
-    registry: &Bound<'_, PyAny>,
+    native: Option<&Bound<'_, PyRegistry>>,
     render: &Bound<'_, PyAny>,
-) -> PyResult<Arc<dyn MetricsSource>> {
-    let py = registry.py();
-    let plain = py
-        .import("fastprom.registry")?
-        .getattr("CollectorRegistry")?;
-    if registry.get_type().is(&plain) {
-        let native = registry.getattr("_core")?.cast_into::<PyRegistry>()?;
-        return Ok(Arc::new(NativeSource(native.get().inner.clone())));
+) -> Arc<dyn MetricsSource> {
+    match native {
+        Some(native) => Arc::new(NativeSource(native.get().inner.clone())),
+        None => Arc::new(PyCallbackSource(render.clone().unbind())),
     }
-    Ok(Arc::new(PyCallbackSource(render.clone().unbind())))
 }
 
 /// The server half of `start_http_server`'s `(server, thread)`.
@@ -164,19 +160,20 @@ impl ServerThread {
     }
 }
 
-/// Binds `addr:port` (an IP literal) and serves `registry` through `render`.
+/// Binds `addr:port` (an IP literal) and serves the native registry `native` if given,
+/// else what `render` returns.
 #[pyfunction]
 fn start_http_server(
     py: Python<'_>,
     port: u16,
     addr: &str,
-    registry: &Bound<'_, PyAny>,
+    native: Option<Bound<'_, PyRegistry>>,
     render: &Bound<'_, PyAny>,
 ) -> PyResult<(MetricsServer, ServerThread)> {
     let ip: IpAddr = addr
         .parse()
         .map_err(|_| PyValueError::new_err(format!("not an IP address: {addr:?}")))?;
-    let source = source_for(registry, render)?;
+    let source = source_for(native.as_ref(), render);
     let listener = server::bind(SocketAddr::new(ip, port)).map_err(|e| os_error(py, e))?;
     let handle = Arc::new(server::serve(listener, source).map_err(|e| os_error(py, e))?);
     Ok((MetricsServer(handle.clone()), ServerThread(handle)))

@@ -1,17 +1,16 @@
 //! Context managers and decorators: `time()`, `track_inprogress()`, `count_exceptions()`.
 //! Entering and leaving run in Rust; wrapping a function (sync, async, generator) is done
-//! by `fastprom.context_managers._decorate`.
+//! by `fastprom.context_managers._decorate`, handed over at import (`bound.rs`).
 
 use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple};
 
 use crate::core::metric::{CounterValue, GaugeValue, HistogramValue, SummaryValue};
+use crate::py::bound;
 use crate::py::handle::{Handle, PyHandle};
-use crate::py::util::python_attr;
 
 /// What a timer reports its duration to.
 #[derive(Clone)]
@@ -48,10 +47,8 @@ impl Observe {
     }
 }
 
-static DECORATE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-
 fn decorate<'py>(cm: &Bound<'py, PyAny>, f: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-    python_attr(cm.py(), &DECORATE, "fastprom.context_managers", "_decorate")?.call1((f, cm))
+    bound::decorate(cm.py())?.call1((f, cm))
 }
 
 struct TimerState {

@@ -93,7 +93,8 @@ pub fn now(py: Python<'_>) -> PyResult<f64> {
         .extract()
 }
 
-/// A class or function of fastprom's Python layer, imported once.
+/// A class or function of a standard-library module, imported once. Never one of
+/// fastprom's own modules: the package hands those over at import (`bound.rs`).
 pub fn python_attr<'py>(
     py: Python<'py>,
     cell: &'static PyOnceLock<Py<PyAny>>,
