@@ -11,6 +11,7 @@ use indexmap::{Equivalent, IndexSet};
 pub struct LabelValues(Box<[u8]>);
 
 impl LabelValues {
+    /// Packs `values`.
     pub fn new<S: AsRef<str>>(values: &[S]) -> LabelValues {
         let size = values.iter().map(|v| 4 + v.as_ref().len()).sum();
         let mut buf = Vec::with_capacity(size);
@@ -22,10 +23,12 @@ impl LabelValues {
         LabelValues(buf.into_boxed_slice())
     }
 
+    /// The values, in order.
     pub fn iter(&self) -> LabelIter<'_> {
         LabelIter { rest: &self.0 }
     }
 
+    /// Whether there are no values.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -41,11 +44,13 @@ impl LabelValues {
         it.next().is_none()
     }
 
+    /// The values, in order, collected.
     pub fn to_vec(&self) -> Vec<&str> {
         self.iter().collect()
     }
 }
 
+/// The values of a [`LabelValues`], in order.
 pub struct LabelIter<'a> {
     rest: &'a [u8],
 }
@@ -73,6 +78,7 @@ fn hash_values<'a, H: Hasher>(values: impl Iterator<Item = &'a str>, h: &mut H) 
 
 /// Something that carries label values (a child of a metric).
 pub trait Labelled {
+    /// The label values.
     fn label_values(&self) -> &LabelValues;
 }
 
@@ -108,8 +114,10 @@ impl<C: Labelled, S: AsRef<str>> Equivalent<Key<C>> for Query<'_, S> {
     }
 }
 
+/// The children of a family, in creation order, keyed by their label values.
 pub type ChildSet<C> = IndexSet<Key<C>, foldhash::fast::RandomState>;
 
+/// An empty [`ChildSet`].
 pub fn new_child_set<C>() -> ChildSet<C> {
     IndexSet::with_hasher(foldhash::fast::RandomState::default())
 }

@@ -12,10 +12,16 @@ pub enum Timestamp {
     /// Seconds as a float: OpenMetrics writes its `repr`, text writes `int(ts * 1000)`.
     Float(f64),
     /// Anything else (an int, a `Timestamp(sec, nsec)`): its `str()` and its milliseconds.
-    Exact { text: String, millis: i128 },
+    Exact {
+        /// The `str()` of the timestamp, written by OpenMetrics.
+        text: String,
+        /// Milliseconds, written by the text format.
+        millis: i128,
+    },
 }
 
 impl Timestamp {
+    /// Appends the timestamp as OpenMetrics writes it (seconds).
     pub fn write_openmetrics(&self, out: &mut String) {
         match self {
             Timestamp::Float(v) => fmt::write_py_repr(out, *v),
@@ -23,6 +29,7 @@ impl Timestamp {
         }
     }
 
+    /// Appends the timestamp as the text format writes it (milliseconds).
     pub fn write_millis(&self, out: &mut String) {
         use std::fmt::Write;
         match self {
@@ -44,21 +51,30 @@ impl Timestamp {
 /// An exemplar attached to a counter or histogram-bucket sample.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Exemplar {
+    /// The exemplar's labels (a trace id, …).
     pub labels: Vec<(String, String)>,
+    /// The observed value.
     pub value: f64,
+    /// When it was observed.
     pub timestamp: Option<Timestamp>,
 }
 
 /// One sample as the encoders see it. `name` is split in parts (`["req", "_bucket"]`) so
 /// native metrics need not build strings; `labels` are sorted by name.
 pub struct SampleRef<'a> {
+    /// The sample name, in parts to concatenate.
     pub name: &'a [&'a str],
+    /// The labels, sorted by name.
     pub labels: &'a [(&'a str, &'a str)],
+    /// The value; `None` for a native-histogram sample (or a collector's missing value).
     pub value: Option<f64>,
+    /// The sample's timestamp, if it has one.
     pub timestamp: Option<&'a Timestamp>,
+    /// The sample's exemplar, if it has one.
     pub exemplar: Option<&'a Exemplar>,
     /// OpenMetrics 2.0 native-histogram value text (`{count:…}`), pre-rendered.
     pub native_histogram: Option<&'a str>,
+    /// The exemplars of a native-histogram sample.
     pub native_exemplars: &'a [Exemplar],
 }
 
@@ -81,6 +97,7 @@ impl SampleRef<'_> {
             .all(|b| want.next() == Some(b))
     }
 
+    /// Whether the sample's name ends with `suffix`.
     pub fn name_ends_with(&self, suffix: &str) -> bool {
         match self.name.last() {
             // Native names are split as [family, suffix]: no need to join them.
@@ -89,6 +106,7 @@ impl SampleRef<'_> {
         }
     }
 
+    /// Appends the sample's name.
     pub fn write_name(&self, out: &mut String) {
         for p in self.name {
             out.push_str(p);
@@ -98,29 +116,40 @@ impl SampleRef<'_> {
 
 /// A metric family: name, HELP, type, unit and a way to walk its samples in order.
 pub trait FamilySource {
+    /// The family name (no type suffix).
     fn name(&self) -> &str;
+    /// The HELP text.
     fn help(&self) -> &str;
     /// The OpenMetrics type: counter, gauge, summary, histogram, gaugehistogram, unknown,
     /// info or stateset.
     fn type_name(&self) -> &str;
+    /// The unit, or empty.
     fn unit(&self) -> &str;
+    /// Calls `f` with each sample, in exposition order; stops at `f`'s first error.
     fn for_each_sample(&self, f: &mut dyn FnMut(&SampleRef<'_>) -> Result<()>) -> Result<()>;
 }
 
 /// A sample owned by an [`OwnedFamily`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct OwnedSample {
+    /// The full sample name.
     pub name: String,
     /// Sorted by label name.
     pub labels: Vec<(String, String)>,
+    /// The value; `None` for a native-histogram sample.
     pub value: Option<f64>,
+    /// The timestamp, if any.
     pub timestamp: Option<Timestamp>,
+    /// The exemplar, if any.
     pub exemplar: Option<Exemplar>,
+    /// OpenMetrics 2.0 native-histogram value text, pre-rendered.
     pub native_histogram: Option<String>,
+    /// The exemplars of a native-histogram sample.
     pub native_exemplars: Vec<Exemplar>,
 }
 
 impl OwnedSample {
+    /// A plain sample: name, labels (sorted here) and value.
     pub fn new(
         name: impl Into<String>,
         mut labels: Vec<(String, String)>,
@@ -142,10 +171,15 @@ impl OwnedSample {
 /// A family held by value (from a foreign collector, or built for target info).
 #[derive(Clone, Debug, PartialEq)]
 pub struct OwnedFamily {
+    /// The family name.
     pub name: String,
+    /// The HELP text.
     pub help: String,
+    /// The OpenMetrics type name.
     pub type_name: String,
+    /// The unit, or empty.
     pub unit: String,
+    /// The samples, in exposition order.
     pub samples: Vec<OwnedSample>,
 }
 

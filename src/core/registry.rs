@@ -11,6 +11,7 @@ use crate::core::model::{FamilySource, OwnedFamily, OwnedSample};
 
 /// Anything that yields metric families at scrape time.
 pub trait Collector: Send + Sync {
+    /// Calls `f` with each family; stops at the first error.
     fn visit(&self, f: &mut dyn FnMut(&dyn FamilySource) -> Result<()>) -> Result<()>;
 }
 
@@ -35,6 +36,7 @@ struct Entry {
     always: bool,
 }
 
+/// The collectors of one registry, in registration order, and its target info.
 #[derive(Default)]
 pub struct Registry {
     entries: RwLock<Vec<Arc<Entry>>>,
@@ -42,10 +44,13 @@ pub struct Registry {
 }
 
 impl Registry {
+    /// An empty registry.
     pub fn new() -> Registry {
         Registry::default()
     }
 
+    /// Adds `collector` under `id`, exposing the sample `names` (for restricted scrapes);
+    /// `always` keeps it in every restricted scrape.
     pub fn add(&self, id: u64, collector: Arc<dyn Collector>, names: Vec<String>, always: bool) {
         let entry = Arc::new(Entry {
             id,
@@ -59,6 +64,7 @@ impl Registry {
             .push(entry);
     }
 
+    /// Removes the collector added under `id`; whether there was one.
     pub fn remove(&self, id: u64) -> bool {
         let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
         let before = entries.len();
@@ -66,6 +72,7 @@ impl Registry {
         entries.len() != before
     }
 
+    /// Sets (or with `None` removes) the labels of the `target_info` family rendered first.
     pub fn set_target_info(&self, labels: Option<Vec<(String, String)>>) {
         *self
             .target_info

@@ -34,6 +34,8 @@ impl<'a, 'py> FromPyObject<'a, 'py> for RegistryArg<'py> {
     }
 }
 
+/// Registers a new metric object with `registry` (the default one if left out; none if
+/// it is None or empty).
 fn register(obj: &Bound<'_, PyAny>, registry: RegistryArg<'_>) -> PyResult<()> {
     let py = obj.py();
     let registry = match registry {
@@ -46,6 +48,7 @@ fn register(obj: &Bound<'_, PyAny>, registry: RegistryArg<'_>) -> PyResult<()> {
     Ok(())
 }
 
+/// The `labelnames=` argument as strings (a TypeError names a label name that is not one).
 pub fn labelnames_from(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<String>> {
     let Some(obj) = obj else {
         return Ok(Vec::new());
