@@ -107,6 +107,8 @@ pub enum Error {
     UnknownState(String),
 
     // -- exposition ---------------------------------------------------------------------
+    /// An escaping scheme that does not exist (`generate_latest(escaping=...)`).
+    UnknownEscaping(String),
     /// A sample the encoders cannot write as a value (message only; `src/core/encode.rs`).
     Type(String),
     /// A family the encoders cannot write (message only; `src/core/encode.rs`).
@@ -194,6 +196,10 @@ impl fmt::Display for Error {
             }
             Error::NoEnumStates(name) => write!(f, "No states provided for Enum metric: {name}"),
             Error::UnknownState(state) => write!(f, "{state} is not in list"),
+            Error::UnknownEscaping(name) => write!(
+                f,
+                "unknown escaping scheme {name:?}: expected 'allow-utf-8', 'underscores', 'dots' or 'values'"
+            ),
             Error::Type(m) | Error::Value(m) => f.write_str(m),
             Error::Callback(e) => e.fmt(f),
         }

@@ -1,5 +1,7 @@
 //! What an exposition request asks for: the format and the name-escaping scheme.
 
+use crate::core::error::{Error, Result};
+
 /// How metric and label names outside the legacy character set are written
 /// (prometheus_client's `escaping=` argument).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -63,4 +65,18 @@ pub enum Format {
         /// The format's major version (1 or 2).
         major: u32,
     },
+}
+
+impl Format {
+    /// The format a rendering call asks for: OpenMetrics of version `major` or text, with
+    /// the escaping scheme named `escaping` ([`Error::UnknownEscaping`] if there is none).
+    pub fn from_args(openmetrics: bool, escaping: &str, major: u32) -> Result<Format> {
+        let escaping =
+            Escaping::parse(escaping).ok_or_else(|| Error::UnknownEscaping(escaping.to_owned()))?;
+        Ok(if openmetrics {
+            Format::OpenMetrics { escaping, major }
+        } else {
+            Format::Text { escaping }
+        })
+    }
 }

@@ -39,6 +39,7 @@ impl From<Error> for PyErr {
             | Error::EnumNameIsLabel(_)
             | Error::NoEnumStates(_)
             | Error::UnknownState(_)
+            | Error::UnknownEscaping(_)
             | Error::Value(_) => PyValueError::new_err(e.to_string()),
         }
     }

@@ -3,12 +3,11 @@
 
 use std::sync::Arc;
 
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 
 use crate::core::error::Result as CoreResult;
-use crate::core::format::{Escaping, Format};
+use crate::core::format::Format;
 use crate::core::model::{FamilySource, OwnedFamily};
 use crate::core::registry::{encode_families, Collector, Registry};
 use crate::py::convert::family_from_py;
@@ -38,20 +37,8 @@ impl Collector for PyCollector {
     }
 }
 
-pub fn format_for(openmetrics: bool, escaping: &str, version_major: u32) -> PyResult<Format> {
-    let escaping = Escaping::parse(escaping).ok_or_else(|| {
-        PyValueError::new_err(format!(
-            "unknown escaping scheme {escaping:?}: expected 'allow-utf-8', 'underscores', 'dots' or 'values'"
-        ))
-    })?;
-    Ok(if openmetrics {
-        Format::OpenMetrics {
-            escaping,
-            major: version_major,
-        }
-    } else {
-        Format::Text { escaping }
-    })
+fn format_for(openmetrics: bool, escaping: &str, version_major: u32) -> PyResult<Format> {
+    Ok(Format::from_args(openmetrics, escaping, version_major)?)
 }
 
 /// The collectors of one `CollectorRegistry`, in registration order.

@@ -784,3 +784,15 @@ fn name_rule_messages() {
     assert_eq!(legacy.0, "invalid metric name a.b");
     assert_eq!(legacy.1, "Invalid label metric name: a.b");
 }
+
+#[test]
+fn format_from_arguments() {
+    assert_eq!(Format::from_args(false, "underscores", 1).unwrap(), TEXT);
+    assert_eq!(Format::from_args(true, "underscores", 1).unwrap(), OM);
+    let err = Format::from_args(true, "bogus", 1).err().unwrap();
+    assert!(matches!(&err, Error::UnknownEscaping(name) if name == "bogus"));
+    assert_eq!(
+        err.to_string(),
+        r#"unknown escaping scheme "bogus": expected 'allow-utf-8', 'underscores', 'dots' or 'values'"#
+    );
+}
