@@ -454,12 +454,8 @@ metric_class!(Info, InfoValue, new(py, common) {
         let d = val
             .cast::<PyDict>()
             .map_err(|_| PyTypeError::new_err("Info value must be a dict of str to str"))?;
-        let keys = d.keys();
-        let keys = keys
-            .iter()
-            .filter_map(|k| k.cast_into::<PyString>().ok())
-            .map(|k| k.to_str().map(str::to_owned))
-            .collect::<PyResult<Vec<String>>>()?;
+        // Keys that are not str are left to str_pairs' TypeError below.
+        let keys: Vec<String> = d.keys().iter().filter_map(|k| k.extract().ok()).collect();
         InfoValue::check_keys(
             &self.h.fam.desc.labelnames,
             keys.iter().map(String::as_str),
