@@ -40,7 +40,7 @@ impl<K: Kind> Handle<K> {
     }
 
     /// The child to update ([`Error::MissingLabelValues`] on a labelled parent).
-    #[inline]
+    #[inline(always)]
     pub fn observable(&self) -> Result<&Arc<Child<K>>> {
         match &self.child {
             Some(c) => Ok(c),

@@ -388,7 +388,7 @@ pub struct CounterValue {
 impl CounterValue {
     /// Checks an increment: counters only go up ([`Error::NegativeIncrement`]; NaN passes,
     /// as in prometheus_client).
-    #[inline]
+    #[inline(always)]
     pub fn check_increment(amount: f64) -> Result<()> {
         if amount < 0.0 {
             return Err(Error::NegativeIncrement);
@@ -531,7 +531,7 @@ impl MultiprocessMode {
     }
 
     /// Checks an `inc` or `dec` (`op`): refused in the most-recent modes.
-    #[inline]
+    #[inline(always)]
     pub fn check_add(self, op: &'static str) -> Result<()> {
         if self.is_most_recent() {
             return Err(Error::MostRecentUpdate(op));

@@ -7,6 +7,8 @@ use pyo3::PyErr;
 use crate::core::error::Error;
 
 impl From<Error> for PyErr {
+    // Only error paths call this: kept out of the hot paths' code.
+    #[cold]
     fn from(e: Error) -> PyErr {
         match e {
             Error::Callback(inner) => match inner.downcast::<PyErr>() {
