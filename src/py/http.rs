@@ -20,13 +20,13 @@ use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
 use pyo3::exceptions::{PyBaseException, PyOSError, PyStopIteration, PyTypeError, PyValueError};
-use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
 use pyo3::{intern, PyTraverseError, PyVisit};
 
 use crate::core::metric::{Child, CounterValue, Family, GaugeValue, HistogramValue, SummaryValue};
+use crate::py::ffi;
 use crate::py::metrics::{Counter, Gauge, Histogram, Summary};
 use crate::py::util::python_attr;
 
@@ -147,22 +147,10 @@ fn get_item<'py>(
     map: &Bound<'py, PyAny>,
     key: &Bound<'py, PyString>,
 ) -> PyResult<Option<Bound<'py, PyAny>>> {
-    // SAFETY: a type check on a live object.
-    if unsafe { ffi::PyDict_Check(map.as_ptr()) } == 0 {
-        return get_item_other(map, key);
+    match ffi::as_dict(map) {
+        Some(dict) => ffi::dict_get(dict, key),
+        None => get_item_other(map, key),
     }
-    // SAFETY: both are live; the result is borrowed (NULL: absent, or an error is set).
-    let value = unsafe { ffi::PyDict_GetItemWithError(map.as_ptr(), key.as_ptr()) };
-    if value.is_null() {
-        // SAFETY: reads the thread's error indicator.
-        return if unsafe { ffi::PyErr_Occurred() }.is_null() {
-            Ok(None)
-        } else {
-            Err(PyErr::fetch(map.py()))
-        };
-    }
-    // SAFETY: `value` is a live borrowed reference; this takes a new one.
-    Ok(Some(unsafe { Bound::from_borrowed_ptr(map.py(), value) }))
 }
 
 /// [`get_item`] of a mapping other than a dict: its `get` method.
@@ -465,7 +453,7 @@ impl HttpRecorder {
                     root.map(Bound::unbind)
                 },
                 method,
-                start: now_ns(),
+                start: ffi::monotonic_ns(),
                 status: AtomicU32::new(0),
                 first_byte: AtomicU64::new(0),
                 request_bytes: AtomicU64::new(0),
@@ -492,10 +480,7 @@ impl HttpRecorder {
 
 /// What `await obj` iterates: a coroutine or generator itself, else `obj.__await__()`.
 fn awaitable_iter<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-    // SAFETY: type checks on a live object.
-    let direct =
-        unsafe { ffi::PyCoro_CheckExact(obj.as_ptr()) != 0 || ffi::PyGen_Check(obj.as_ptr()) != 0 };
-    if direct {
+    if ffi::is_coroutine_or_generator(obj) {
         return Ok(obj.clone());
     }
     match obj.call_method0(intern!(obj.py(), "__await__")) {
@@ -510,28 +495,6 @@ fn awaitable_iter<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
 // ---------------------------------------------------------------------------------------
 // One request
 
-/// Nanoseconds on the monotonic clock (the one `Instant` reads), in one inlined call: the
-/// request's timing runs with cold code on a real server.
-#[cfg(unix)]
-#[inline(always)]
-fn now_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: writes into `ts`; CLOCK_MONOTONIC is always there.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
-
-#[cfg(not(unix))]
-fn now_ns() -> u64 {
-    static BASE: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-    BASE.get_or_init(std::time::Instant::now)
-        .elapsed()
-        .as_nanos() as u64
-}
-
 const FINISHED: u8 = 1;
 const DISCONNECTED: u8 = 2;
 
@@ -545,7 +508,7 @@ pub struct HttpCycle {
     /// The scope's `root_path` when the request started (a `str`), unless empty.
     root_path: Option<Py<PyAny>>,
     method: u8,
-    /// When the request started, [`now_ns`].
+    /// When the request started, [`ffi::monotonic_ns`].
     start: u64,
     status: AtomicU32,
     first_byte: AtomicU64,
@@ -569,7 +532,7 @@ impl HttpCycle {
     /// Seconds since the request started.
     #[inline(always)]
     fn seconds(&self) -> f64 {
-        now_ns().saturating_sub(self.start) as f64 * 1e-9
+        ffi::monotonic_ns().saturating_sub(self.start) as f64 * 1e-9
     }
 
     fn flag(&self, f: u8) -> bool {
@@ -775,20 +738,12 @@ enum Step {
 
 impl ReceiveAwait {
     fn step(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<Step> {
-        let mut out: *mut ffi::PyObject = std::ptr::null_mut();
-        // SAFETY: both objects are alive; PyIter_Send returns a new reference in `out`.
-        let result = unsafe { ffi::PyIter_Send(self.inner.as_ptr(), value.as_ptr(), &mut out) };
-        match result {
-            // SAFETY (both): a new reference.
-            ffi::PySendResult::PYGEN_NEXT => Ok(Step::Yield(
-                unsafe { Bound::from_owned_ptr(py, out) }.unbind(),
-            )),
-            ffi::PySendResult::PYGEN_RETURN => {
-                let message = unsafe { Bound::from_owned_ptr(py, out) };
+        match ffi::iter_send(self.inner.bind(py), value)? {
+            ffi::Sent::Yield(v) => Ok(Step::Yield(v.unbind())),
+            ffi::Sent::Return(message) => {
                 self.received(py, &message);
                 Ok(Step::Done(message.unbind()))
             }
-            ffi::PySendResult::PYGEN_ERROR => Err(PyErr::fetch(py)),
         }
     }
 

@@ -5,6 +5,7 @@ use pyo3::prelude::*;
 mod collectors;
 mod convert;
 mod errors;
+mod ffi;
 mod http;
 mod metrics;
 mod registry;

@@ -8,6 +8,8 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyFloat, PyInt, PyString, PyTuple};
 use smallvec::SmallVec;
 
+use crate::py::ffi;
+
 /// Label values of one call: borrowed from exact `str` arguments, `str()` of anything else.
 pub type Values<'a> = SmallVec<[Cow<'a, str>; 6]>;
 
@@ -15,21 +17,7 @@ pub type Values<'a> = SmallVec<[Cow<'a, str>; 6]>;
 #[inline]
 pub fn label_value<'a>(v: Borrowed<'a, '_, PyAny>) -> PyResult<Cow<'a, str>> {
     if let Ok(s) = v.cast_exact::<PyString>() {
-        let mut size: pyo3::ffi::Py_ssize_t = 0;
-        // SAFETY: `s` is a str object borrowed for 'a (an item of the caller's tuple or
-        // dict); CPython caches its UTF-8 form inside the object, valid while it lives.
-        let ptr = unsafe { pyo3::ffi::PyUnicode_AsUTF8AndSize(s.as_ptr(), &mut size) };
-        if ptr.is_null() {
-            return Err(PyErr::fetch(v.py()));
-        }
-        // SAFETY: CPython returned `size` bytes of valid UTF-8 at `ptr`.
-        let text = unsafe {
-            std::str::from_utf8_unchecked(std::slice::from_raw_parts(
-                ptr.cast::<u8>(),
-                size as usize,
-            ))
-        };
-        return Ok(Cow::Borrowed(text));
+        return Ok(Cow::Borrowed(ffi::str_utf8(s)?));
     }
     Ok(Cow::Owned(v.str()?.to_str()?.to_owned()))
 }
