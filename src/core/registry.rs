@@ -11,6 +11,7 @@ use crate::core::model::{FamilySource, OwnedFamily, OwnedSample};
 
 /// Anything that yields metric families at scrape time.
 pub trait Collector: Send + Sync {
+    /// Calls `f` on each of the collector's families, in order; stops at the first error.
     fn visit(&self, f: &mut dyn FnMut(&dyn FamilySource) -> Result<()>) -> Result<()>;
 }
 
@@ -35,6 +36,7 @@ struct Entry {
     always: bool,
 }
 
+/// Collectors in registration order, plus the optional `target_info` labels.
 #[derive(Default)]
 pub struct Registry {
     entries: RwLock<Vec<Arc<Entry>>>,
@@ -42,10 +44,13 @@ pub struct Registry {
 }
 
 impl Registry {
+    /// An empty registry.
     pub fn new() -> Registry {
         Registry::default()
     }
 
+    /// Appends `collector` under `id`, registered under the sample `names` (which a
+    /// restricted scrape matches); `always`: collected by every restricted scrape.
     pub fn add(&self, id: u64, collector: Arc<dyn Collector>, names: Vec<String>, always: bool) {
         let entry = Arc::new(Entry {
             id,
@@ -59,6 +64,7 @@ impl Registry {
             .push(entry);
     }
 
+    /// Removes the collector registered under `id`; whether there was one.
     pub fn remove(&self, id: u64) -> bool {
         let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
         let before = entries.len();
@@ -66,6 +72,7 @@ impl Registry {
         entries.len() != before
     }
 
+    /// Sets (or with `None` clears) the labels of the `target_info` family.
     pub fn set_target_info(&self, labels: Option<Vec<(String, String)>>) {
         *self
             .target_info

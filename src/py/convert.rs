@@ -1,6 +1,8 @@
 //! Metric families between the core's model and fastprom's Python classes
 //! (`fastprom.metrics_core.Metric`, `fastprom.samples.Sample`), in both directions.
 
+#![allow(clippy::pedantic)] // TODO(merge): rust-core fixes these
+
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;

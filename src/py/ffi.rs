@@ -11,12 +11,12 @@ use pyo3::type_object::PyTypeCheck;
 use pyo3::types::{PyDict, PyString};
 
 /// The text of a `str`, borrowed for as long as the object is: CPython caches the UTF-8
-/// form inside the object. Fails (UnicodeEncodeError) on lone surrogates.
+/// form inside the object. Fails (`UnicodeEncodeError`) on lone surrogates.
 #[inline]
 pub fn str_utf8<'a>(s: Borrowed<'a, '_, PyString>) -> PyResult<&'a str> {
     let mut size: py_ffi::Py_ssize_t = 0;
     // SAFETY: `s` is a live str object borrowed for 'a; `size` is a valid out pointer.
-    let ptr = unsafe { py_ffi::PyUnicode_AsUTF8AndSize(s.as_ptr(), &mut size) };
+    let ptr = unsafe { py_ffi::PyUnicode_AsUTF8AndSize(s.as_ptr(), &raw mut size) };
     if ptr.is_null() {
         return Err(PyErr::fetch(s.py()));
     }
@@ -88,7 +88,7 @@ pub fn iter_send<'py>(iter: &Bound<'py, PyAny>, value: &Bound<'py, PyAny>) -> Py
     let mut out: *mut py_ffi::PyObject = std::ptr::null_mut();
     // SAFETY: both objects are alive; `out` is a valid out pointer. On NEXT and RETURN,
     // `out` holds a new (owned) reference, which `from_owned_ptr` takes over.
-    match unsafe { py_ffi::PyIter_Send(iter.as_ptr(), value.as_ptr(), &mut out) } {
+    match unsafe { py_ffi::PyIter_Send(iter.as_ptr(), value.as_ptr(), &raw mut out) } {
         py_ffi::PySendResult::PYGEN_NEXT => {
             // SAFETY: see above: a new reference.
             Ok(Sent::Yield(unsafe { Bound::from_owned_ptr(py, out) }))
@@ -111,7 +111,7 @@ pub fn monotonic_ns() -> u64 {
         tv_nsec: 0,
     };
     // SAFETY: only writes into `ts`; CLOCK_MONOTONIC always exists (so it cannot fail).
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &raw mut ts) };
     // The monotonic clock's fields are never negative.
     #[allow(clippy::cast_sign_loss)]
     let (secs, nanos) = (ts.tv_sec as u64, ts.tv_nsec as u64);

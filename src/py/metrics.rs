@@ -1,6 +1,8 @@
 //! The six metric classes. Each Python object is a family handle plus, for an unlabelled
 //! metric or a `labels(...)` child, the child it updates. All state lives in `core::metric`.
 
+#![allow(clippy::pedantic)] // TODO(merge): rust-core fixes these
+
 use std::sync::Arc;
 
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};

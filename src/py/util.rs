@@ -31,7 +31,7 @@ pub fn tuple_values<'a>(t: &'a Bound<'_, PyTuple>) -> PyResult<Values<'a>> {
 }
 
 /// A number argument such as `inc(amount)`: floats and ints (also huge ones, which raise
-/// OverflowError); anything else is a TypeError, as in prometheus_client's arithmetic.
+/// `OverflowError`); anything else is a `TypeError`, as in prometheus_client's arithmetic.
 #[inline]
 pub fn number(v: Option<&Bound<'_, PyAny>>, default: f64) -> PyResult<f64> {
     let Some(v) = v else { return Ok(default) };
@@ -48,7 +48,7 @@ pub fn number(v: Option<&Bound<'_, PyAny>>, default: f64) -> PyResult<f64> {
 }
 
 /// An `amount` argument, read later with [`number`]: left out, it is `Amount(None)` and
-/// takes the default; an explicit `None` is a TypeError as in prometheus_client's
+/// takes the default; an explicit `None` is a `TypeError` as in prometheus_client's
 /// arithmetic (`inc(None)` must not count as `inc()`).
 pub struct Amount<'a, 'py>(pub Option<Borrowed<'a, 'py, PyAny>>);
 
@@ -61,7 +61,7 @@ impl<'a, 'py> FromPyObject<'a, 'py> for Amount<'a, 'py> {
     }
 }
 
-/// `float(value)` (Gauge.set accepts strings, as prometheus_client does).
+/// `float(value)` (`Gauge.set` accepts strings, as prometheus_client does).
 pub fn to_float(v: &Bound<'_, PyAny>) -> PyResult<f64> {
     if let Ok(f) = v.cast_exact::<PyFloat>() {
         return Ok(f.value());
@@ -94,7 +94,7 @@ pub fn python_attr<'py>(
     .map(|o| o.bind(py).clone())
 }
 
-/// `dict[str, str]` → sorted pairs; non-str keys or values are a TypeError naming them.
+/// `dict[str, str]` → sorted pairs; non-str keys or values are a `TypeError` naming them.
 pub fn str_pairs(d: &Bound<'_, PyDict>, what: &str) -> PyResult<Vec<(String, String)>> {
     let mut out = Vec::with_capacity(d.len());
     for (k, v) in d.iter() {

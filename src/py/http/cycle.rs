@@ -1,6 +1,6 @@
 //! One request in flight: the `send` and the `receive` the application is given.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU16, AtomicU64, AtomicU8, Ordering::Relaxed};
 
 use pyo3::exceptions::{PyBaseException, PyOSError, PyTypeError};
 use pyo3::prelude::*;
@@ -34,7 +34,7 @@ pub struct HttpCycle {
     method: u8,
     /// When the request started, [`ffi::monotonic_ns`].
     start: u64,
-    status: AtomicU32,
+    status: AtomicU16,
     first_byte: AtomicU64,
     request_bytes: AtomicU64,
     response_bytes: AtomicU64,
@@ -59,7 +59,7 @@ impl HttpCycle {
             root_path,
             method,
             start: ffi::monotonic_ns(),
-            status: AtomicU32::new(0),
+            status: AtomicU16::new(0),
             first_byte: AtomicU64::new(0),
             request_bytes: AtomicU64::new(0),
             response_bytes: AtomicU64::new(0),
@@ -120,7 +120,7 @@ impl HttpCycle {
                     "http.response.start" => {
                         if let Some(status) = get_item(message, keys.status.bind(py))? {
                             if let Ok(status) = status.extract::<u16>() {
-                                self.status.store(u32::from(status), Relaxed);
+                                self.status.store(status, Relaxed);
                             }
                         }
                         self.first_byte.store(self.seconds().to_bits(), Relaxed);
@@ -161,10 +161,10 @@ impl HttpCycle {
         Ok(())
     }
 
-    /// Whether `err` came out of the server's `send` (ASGI >= 2.4 servers raise OSError from it
-    /// when the client has gone away): the traceback passes through the code of that `send`.
-    /// A `send` without Python code (a native server's) cannot be told from the app's own I/O
-    /// errors, which stay 500s.
+    /// Whether `err` came out of the server's `send` (ASGI >= 2.4 servers raise `OSError` from
+    /// it when the client has gone away): the traceback passes through the code of that
+    /// `send`. A `send` without Python code (a native server's) cannot be told from the app's
+    /// own I/O errors, which stay 500s.
     fn raised_by_send(&self, py: Python<'_>, err: &PyErr) -> bool {
         let send = self.send.bind(py);
         let function = send
@@ -203,7 +203,7 @@ impl HttpCycle {
         } else {
             match self.status.load(Relaxed) {
                 0 => 500, // the server answers an app that returns without responding with a 500
-                s => s as u16,
+                s => s,
             }
         };
         self.finish(py, status)
@@ -254,7 +254,7 @@ impl HttpCycle {
         if last {
             // Recorded as the last chunk is handed to the server: the duration ends here, and
             // background tasks that run after it are not billed to the request.
-            let status = this.status.load(Relaxed) as u16;
+            let status = this.status.load(Relaxed);
             this.finish(py, status)?;
         }
         Ok(this.send.bind(py).call1((message,))?.unbind())

@@ -1,7 +1,7 @@
 //! One recorder per middleware: starts the requests it records, and finds the series of a
 //! finished one (cached by route, status, method).
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -39,6 +39,8 @@ struct KeyRest {
 
 type RouteCache = foldhash::HashMap<RouteKey, (Py<PyAny>, Arc<Series>)>;
 
+/// The index of `method` in [`METHODS`]; `OTHER_METHOD` for any other.
+#[allow(clippy::cast_possible_truncation)] // an index of METHODS fits a u8
 fn method_index(method: &str) -> u8 {
     METHODS[..OTHER_METHOD as usize]
         .iter()
@@ -173,7 +175,7 @@ impl HttpRecorder {
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[pymethods]
@@ -183,6 +185,7 @@ impl HttpRecorder {
     /// root_path, end_root_path, method, status, extra_values)` returns the `HttpSeries` of a
     /// combination not seen before.
     #[new]
+    #[allow(clippy::needless_pass_by_value)] // pyo3 extracts a list into a Vec
     fn new(
         py: Python<'_>,
         excluded_paths: Vec<String>,
