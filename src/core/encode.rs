@@ -22,6 +22,7 @@ pub struct Encoder<'n> {
 const SIDE_SUFFIXES: [&str; 3] = ["_created", "_gcount", "_gsum"];
 
 impl<'n> Encoder<'n> {
+    /// An encoder writing `format`; with `names`, only samples so named (a `name[]` scrape).
     pub fn new(format: Format, names: Option<&'n HashSet<String>>) -> Encoder<'n> {
         Encoder {
             format,
@@ -32,6 +33,7 @@ impl<'n> Encoder<'n> {
         }
     }
 
+    /// The bytes written, with OpenMetrics' closing `# EOF`.
     pub fn finish(mut self) -> Vec<u8> {
         if matches!(self.format, Format::OpenMetrics { .. }) {
             self.out.push_str("# EOF\n");

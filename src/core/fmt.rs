@@ -36,6 +36,8 @@ pub fn write_py_repr(out: &mut String, v: f64) {
         }
         out.push_str(digits);
     } else {
+        // `exp >= 0` here.
+        #[allow(clippy::cast_sign_loss)]
         let int_len = exp as usize + 1;
         if digits.len() <= int_len {
             out.push_str(digits);
@@ -63,12 +65,17 @@ pub fn write_go_float(out: &mut String, v: f64) {
         out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
         return;
     }
+    // Exact comparisons: whether `v` is integral, and zero.
+    #[allow(clippy::float_cmp)]
     if v == v.trunc() && v.abs() < 1e6 {
         // Integral values below a million: `N.0` (the common case for counts).
         if v == 0.0 && v.is_sign_negative() {
             out.push_str("-0.0");
         } else {
-            let _ = write!(out, "{}.0", v as i64);
+            // Integral and below a million: exact in an i64.
+            #[allow(clippy::cast_possible_truncation)]
+            let int = v as i64;
+            let _ = write!(out, "{int}.0");
         }
         return;
     }
@@ -81,7 +88,7 @@ pub fn write_go_float(out: &mut String, v: f64) {
             out.push('.');
             out.push_str(&mantissa[1..]);
         }
-        let _ = write!(out, "e+{:02}", exp);
+        let _ = write!(out, "e+{exp:02}");
         return;
     }
     write_py_repr(out, v);
@@ -107,14 +114,14 @@ fn shortest_digits(v: f64, buf: &mut [u8; 40]) -> (bool, &str, i32) {
     }
     let mut c = Cursor { buf, len: 0 };
     // `{:e}` without a precision prints the shortest digits that round-trip.
-    let _ = write!(c, "{:e}", v);
+    let _ = write!(c, "{v:e}");
     let len = c.len;
     let s = std::str::from_utf8(&buf[..len]).expect("ascii");
     let neg = s.starts_with('-');
     let s = if neg { &s[1..] } else { s };
     let (mant, exp) = s.split_once('e').expect("exponent");
     let exp: i32 = exp.parse().expect("exponent digits");
-    let digits_start = if neg { 1 } else { 0 };
+    let digits_start = usize::from(neg);
     let mant_len = mant.len();
     // Remove the '.' in place: "1.2345" -> "12345".
     let (digits_len, start) = if mant_len > 1 {
@@ -158,14 +165,17 @@ fn is_half_way(v: f64, digits: &[u8]) -> bool {
     }
     let zeros = m.trailing_zeros();
     m >>= zeros;
-    q += zeros as i32;
+    // At most 63.
+    #[allow(clippy::cast_possible_wrap)]
+    let zeros = zeros as i32;
+    q += zeros;
     if q >= 0 {
         // An integer: a tie would end in 5, an odd integer above 2^53.
         return false;
     }
     let Some(exact) = 5u128
         .checked_pow(q.unsigned_abs())
-        .and_then(|p| p.checked_mul(m as u128))
+        .and_then(|p| p.checked_mul(u128::from(m)))
     else {
         return false;
     };
@@ -239,9 +249,12 @@ pub fn is_valid_legacy_label_name(s: &str) -> bool {
     !s.is_empty() && is_legacy_label_name_syntax(s) && !is_reserved_label_name(s)
 }
 
+/// Which character set an escaped name is checked against.
 #[derive(Clone, Copy)]
 pub enum Runes {
+    /// Metric names: ASCII letters, digits (not first), `_` and `:`.
     Metric,
+    /// Label names: ASCII letters, digits (not first) and `_`.
     Label,
 }
 
@@ -387,6 +400,7 @@ pub fn sample_name_valid(parts: &[&str]) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unreadable_literal)] // floats written as Python prints them, next to that text
 mod tests {
     use super::*;
 

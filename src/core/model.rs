@@ -36,7 +36,10 @@ impl Timestamp {
             Timestamp::Float(v) => {
                 let ms = (v * 1000.0).trunc();
                 if ms.abs() < 9.0e15 {
-                    let _ = write!(out, "{}", ms as i64);
+                    // Integral and below 2^53: exact in an i64.
+                    #[allow(clippy::cast_possible_truncation)]
+                    let ms = ms as i64;
+                    let _ = write!(out, "{ms}");
                 } else {
                     let _ = write!(out, "{ms:.0}");
                 }

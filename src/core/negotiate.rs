@@ -51,7 +51,7 @@ pub fn choose_encoder(accept: &str) -> Result<(Format, String), UnorderableVersi
                 // Native histograms need `>= (2, 0, 0)` in Python's tuple order, so "2.0" is 1.
                 let major = match at_least(version, [2, 0, 0]) {
                     Ok(true) => py_int(version.split('.').next().unwrap_or(""))
-                        .map_or(2, |major| major.clamp(2, u32::MAX.into()) as u32),
+                        .map_or(2, |major| u32::try_from(major.max(2)).unwrap_or(u32::MAX)),
                     _ => 1,
                 };
                 let content_type = format!(
@@ -121,7 +121,7 @@ fn at_least(version: &str, minimum: [i64; 3]) -> Result<bool, UnorderableVersion
             return Ok(false); // equal prefix, shorter tuple
         };
         match py_int(part) {
-            Some(n) if n == bound => continue,
+            Some(n) if n == bound => {}
             Some(n) => return Ok(n > bound),
             None => return Err(UnorderableVersion(version.to_owned())),
         }

@@ -73,6 +73,7 @@ pub struct GcCounters {
 impl GcCounters {
     /// `initial`: (collected, uncollectable, collections) per generation so far.
     #[new]
+    #[allow(clippy::needless_pass_by_value)] // pyo3 extracts a list into a Vec
     fn new(initial: Vec<(u64, u64, u64)>) -> GcCounters {
         let gens: Vec<[u64; 3]> = initial.iter().map(|&(a, b, c)| [a, b, c]).collect();
         GcCounters {

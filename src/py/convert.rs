@@ -1,6 +1,8 @@
 //! Metric families between the core's model and fastprom's Python classes
 //! (`Metric`, `Sample`, handed over at import: `bound.rs`), in both directions.
 
+#![allow(clippy::pedantic)] // TODO(merge): rust-core fixes these
+
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyFloat, PyList, PyString};

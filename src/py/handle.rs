@@ -48,7 +48,7 @@ fn register(obj: &Bound<'_, PyAny>, registry: RegistryArg<'_>) -> PyResult<()> {
     Ok(())
 }
 
-/// The `labelnames=` argument as strings (a TypeError names a label name that is not one).
+/// The `labelnames=` argument as strings (a `TypeError` names a label name that is not one).
 pub fn labelnames_from(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<String>> {
     let Some(obj) = obj else {
         return Ok(Vec::new());
@@ -84,7 +84,7 @@ const CHILD_CACHE_SIZE: usize = 256;
 
 impl ChildCache {
     fn cacheable(args: &Bound<'_, PyTuple>, kwargs: Option<&Bound<'_, PyDict>>) -> bool {
-        kwargs.is_none_or(|k| k.is_empty())
+        kwargs.is_none_or(PyDictMethods::is_empty)
             && !args.is_empty()
             && args
                 .iter_borrowed()
@@ -150,7 +150,7 @@ impl<'py> Common<'py> {
         config: K::Config,
         wrap: impl FnOnce(Handle<K>) -> T,
     ) -> PyResult<Py<T>> {
-        let register_it = self.labelvalues.as_ref().is_none_or(|v| v.is_none());
+        let register_it = self.labelvalues.as_ref().is_none_or(PyAnyMethods::is_none);
         let registry = std::mem::replace(&mut self.registry, RegistryArg::Default);
         let obj = Bound::new(py, wrap(build_handle(py, self, reserved, config)?))?;
         if register_it {

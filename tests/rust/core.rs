@@ -4,7 +4,15 @@
 //!
 //! Run with `cargo test --no-default-features`.
 
-use std::sync::{Arc, Mutex};
+// Floats are compared exactly and written as Python prints them (next to that text); the
+// reference scenario names its metrics with one letter, as the Python tests do.
+#![allow(
+    clippy::float_cmp,
+    clippy::unreadable_literal,
+    clippy::many_single_char_names
+)]
+
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 
 use fastprom::core::error::{Error, Result};
@@ -36,10 +44,11 @@ fn desc(name: &str, help: &str, unit: &str, labels: &[&str]) -> Desc {
         name.into(),
         help.into(),
         unit.into(),
-        labels.iter().map(|s| s.to_string()).collect(),
+        labels.iter().map(ToString::to_string).collect(),
     )
 }
 
+#[allow(clippy::unnecessary_wraps)] // the clock's signature: it may fail (Python's time.time)
 fn now() -> Result<f64> {
     Ok(NOW)
 }
@@ -434,7 +443,7 @@ fn go_float_formatting() {
 
 #[test]
 fn names_and_validation() {
-    let _guard = FLAGS.lock().unwrap_or_else(|e| e.into_inner());
+    let _guard = FLAGS.lock().unwrap_or_else(PoisonError::into_inner);
     assert_eq!(
         validate::build_full_name("counter", "x_total", "ns", "sub", "").unwrap(),
         "ns_sub_x"
@@ -747,7 +756,7 @@ fn enum_rules() {
 
 #[test]
 fn name_rule_messages() {
-    let _guard = FLAGS.lock().unwrap_or_else(|e| e.into_inner());
+    let _guard = FLAGS.lock().unwrap_or_else(PoisonError::into_inner);
     let msg = |r: Result<()>| r.err().map(|e| e.to_string()).unwrap_or_default();
     assert_eq!(
         validate::build_full_name("gauge", "", "", "", "")

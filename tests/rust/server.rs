@@ -107,7 +107,8 @@ fn exchange(server: &ServerHandle, method: &str, target: &str, headers: &[&str])
     let mut stream = connect(server);
     let mut request = format!("{method} {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n");
     for h in headers {
-        request += &format!("{h}\r\n");
+        request.push_str(h);
+        request.push_str("\r\n");
     }
     stream
         .write_all(format!("{request}\r\n").as_bytes())
