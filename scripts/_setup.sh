@@ -1,5 +1,6 @@
 # Shared set-up for scripts/test.sh and scripts/demo.sh (sourced, not run).
-step() { printf '\n==> %s\n' "$*"; }
+# step TITLE: a heading, with the seconds since the script started (CI's time budget).
+step() { printf '\n==> %s  [%d s]\n' "$*" "$SECONDS"; }
 
 # setup_venv DIR EXTRAS [PYTHON [PROFILE]]: create the virtualenv with PYTHON (default
 # python3), build fastprom with the Cargo profile PROFILE (default release) and install it
