@@ -33,8 +33,9 @@ REPO = HERE.parent.parent
 DIFFERENCES = HERE / "differences.txt"
 README = REPO / "README.md"
 README_SECTION = "### How it differs from prometheus_client"
-# The suite's files that cover what fastprom implements (multiprocess mode and the
-# Twisted/aiohttp/Django/Graphite integrations are not part of fastprom).
+# The suite's files that cover what fastprom implements. Not run: test_multiprocess.py
+# (to join once fastprom has multiprocess mode) and the Twisted, aiohttp, Django and
+# Graphite bridges, which fastprom does not have.
 FILES = [
     "test_core.py",
     "test_exposition.py",
