@@ -1,19 +1,53 @@
 # Shared set-up for scripts/test.sh and scripts/demo.sh (sourced, not run).
-step() { printf '\n==> %s\n' "$*"; }
+# step TITLE: a heading, with the seconds since the script started (CI's time budget).
+step() { printf '\n==> %s  [%d s]\n' "$*" "$SECONDS"; }
 
-# setup_venv DIR EXTRAS: create the virtualenv, build and install fastprom with EXTRAS.
+# setup_venv DIR EXTRAS [PYTHON [PROFILE]]: create the virtualenv with PYTHON (default
+# python3), build fastprom with the Cargo profile PROFILE (default release) and install it
+# with EXTRAS.
 setup_venv() {
-  local venv=$1 extras=$2
-  step "virtualenv $venv"
+  local venv=$1 extras=$2 python=${3:-python3} profile=${4:-release}
+  step "virtualenv $venv ($python)"
   if [ ! -x "$venv/bin/python" ]; then
-    python3 -m venv "$venv"
+    "$python" -m venv "$venv"
   fi
   # shellcheck disable=SC1091
   . "$venv/bin/activate"
   python -m pip install -q --upgrade pip
   python -m pip install -q "maturin>=1.16,<2"
-  step "build fastprom (release) and install [$extras]"
-  maturin develop --release -q -E "$extras"
+  step "build fastprom (profile $profile, $(python -c 'import platform; print("Python", platform.python_version())')) and install [$extras]"
+  if [ "$profile" = release ]; then
+    maturin develop --release -q -E "$extras"
+  else
+    maturin develop --profile "$profile" -q -E "$extras"
+  fi
+}
+
+# find_python X.Y: prints an interpreter of CPython X.Y (pyenv's versions, then pythonX.Y on
+# PATH), checked by running it; prints nothing if there is none.
+find_python() {
+  local want=$1 root candidate
+  root=$(pyenv root 2>/dev/null || echo "${PYENV_ROOT:-$HOME/.pyenv}")
+  for candidate in $(ls -d "$root"/versions/"$want".*/bin/python"$want" 2>/dev/null | sort -V -r) \
+      "$(command -v "python$want" 2>/dev/null || true)"; do
+    [ -n "$candidate" ] || continue
+    if [ "$("$candidate" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)" = "$want" ] \
+        && "$candidate" -c 'import venv, ensurepip' 2>/dev/null; then
+      echo "$candidate"
+      return 0
+    fi
+  done
+}
+
+# run_pytest ARGS...: pytest, where collecting no test at all is a failure too.
+run_pytest() {
+  local rc=0
+  python -m pytest "$@" || rc=$?
+  if [ "$rc" -eq 5 ]; then
+    echo "pytest collected no tests: failing" >&2
+    return 1
+  fi
+  return "$rc"
 }
 
 # Debian's prometheus, promtool and pushgateway, for the tests that run the real servers.

@@ -239,7 +239,8 @@ def _compress(data: bytes, compression: str) -> bytes:
         compressed: bytes = compressor.compress(data)
         flush = getattr(compressor, "flush", None)
         return compressed + flush() if callable(flush) else compressed
-    raise ValueError(f"unsupported compression {compression!r}: use 'gzip', 'snappy' or None")
+    # prometheus_client's wording (callers match on it), then what is accepted.
+    raise ValueError(f"Unsupported compression type: {compression!r}: use 'gzip', 'snappy' or None")
 
 
 def _grouping_key_segment(name: str, value: str) -> tuple[str, str]:

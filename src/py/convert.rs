@@ -3,15 +3,15 @@
 
 #![allow(clippy::pedantic)] // TODO(merge): rust-core fixes these
 
-use pyo3::exceptions::PyTypeError;
+use pyo3::exceptions::PyAttributeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyFloat, PyList, PyString};
+use pyo3::types::{PyDict, PyFloat, PyList, PyString, PyTuple};
 
 use crate::core::error::Result as CoreResult;
 use crate::core::model::{Exemplar, FamilySource, OwnedFamily, OwnedSample, Timestamp};
 use crate::py::bound;
 use crate::py::errors::callback_error;
-use crate::py::util::{str_pairs, to_float};
+use crate::py::util::{str_pairs_or, to_float};
 
 fn labels_dict<'py, 'a>(
     py: Python<'py>,
@@ -117,9 +117,9 @@ fn exemplar_from_py(v: &Bound<'_, PyAny>) -> PyResult<Option<Exemplar>> {
     let labels = v.getattr(pyo3::intern!(py, "labels"))?;
     let labels = labels
         .cast::<PyDict>()
-        .map_err(|_| PyTypeError::new_err("exemplar labels must be a dict"))?;
+        .map_err(|_| PyAttributeError::new_err("exemplar labels must be a dict"))?;
     Ok(Some(Exemplar {
-        labels: str_pairs(labels, "exemplar label")?,
+        labels: str_pairs_or(labels, "exemplar label", PyAttributeError::new_err)?,
         value: to_float(&v.getattr(pyo3::intern!(py, "value"))?)?,
         timestamp: timestamp_from_py(&v.getattr(pyo3::intern!(py, "timestamp"))?)?,
     }))
@@ -129,10 +129,17 @@ fn sample_from_py(s: &Bound<'_, PyAny>) -> PyResult<OwnedSample> {
     let py = s.py();
     let name: String = s.getattr(pyo3::intern!(py, "name"))?.extract()?;
     let labels = s.getattr(pyo3::intern!(py, "labels"))?;
-    let labels = labels
-        .cast::<PyDict>()
-        .map_err(|_| PyTypeError::new_err(format!("labels of sample {name} must be a dict")))?;
-    let mut labels = str_pairs(labels, "label")?;
+    // prometheus_client's exposition reads a collected sample's labels with `.items()` and
+    // escapes their values with `.replace()`: what is not a dict, or not a str, fails
+    // with AttributeError there, and here.
+    let labels = labels.cast::<PyDict>().map_err(|_| {
+        PyAttributeError::new_err(format!("labels of sample {name} must be a dict"))
+    })?;
+    let mut labels = str_pairs_or(
+        labels,
+        &format!("sample {name} label"),
+        PyAttributeError::new_err,
+    )?;
     labels.sort_by(|a, b| a.0.cmp(&b.0));
     let value = s.getattr(pyo3::intern!(py, "value"))?;
     let value = if value.is_none() {
@@ -170,7 +177,12 @@ fn sample_from_py(s: &Bound<'_, PyAny>) -> PyResult<OwnedSample> {
 }
 
 /// Any `Metric`-like object (fastprom's or prometheus_client's) → an owned family.
+/// An error names the object as its last argument, as prometheus_client's exposition does.
 pub fn family_from_py(m: &Bound<'_, PyAny>) -> PyResult<OwnedFamily> {
+    convert_family(m).map_err(|e| with_metric(e, m))
+}
+
+fn convert_family(m: &Bound<'_, PyAny>) -> PyResult<OwnedFamily> {
     let py = m.py();
     let samples = m
         .getattr(pyo3::intern!(py, "samples"))?
@@ -184,4 +196,22 @@ pub fn family_from_py(m: &Bound<'_, PyAny>) -> PyResult<OwnedFamily> {
         unit: m.getattr(pyo3::intern!(py, "unit"))?.extract()?,
         samples,
     })
+}
+
+/// `err` with `metric` appended to its `args`: prometheus_client's exposition does this to
+/// any exception raised while rendering a collected metric, so that the caller can tell
+/// which collector broke (`exc.args[-1]`).
+pub fn with_metric(err: PyErr, metric: &Bound<'_, PyAny>) -> PyErr {
+    let py = metric.py();
+    let value = err.value(py);
+    // Failing to annotate (an exception whose `args` cannot be set) leaves it as raised.
+    let _ = value
+        .getattr(pyo3::intern!(py, "args"))
+        .and_then(|args| {
+            let mut items: Vec<Bound<'_, PyAny>> = args.try_iter()?.collect::<PyResult<_>>()?;
+            items.push(metric.clone());
+            PyTuple::new(py, items)
+        })
+        .and_then(|args| value.setattr(pyo3::intern!(py, "args"), args));
+    err
 }

@@ -6,11 +6,12 @@ use std::sync::Arc;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 
+use crate::core::encode::Encoder;
 use crate::core::error::Result as CoreResult;
 use crate::core::format::Format;
 use crate::core::model::{FamilySource, OwnedFamily};
-use crate::core::registry::{encode_families, Collector, Registry};
-use crate::py::convert::family_from_py;
+use crate::core::registry::{Collector, Registry};
+use crate::py::convert::{family_from_py, with_metric};
 use crate::py::errors::callback_error;
 use crate::py::metrics::native_collector;
 use crate::py::util::str_pairs;
@@ -22,16 +23,45 @@ struct PyCollector {
 
 impl Collector for PyCollector {
     fn visit(&self, f: &mut dyn FnMut(&dyn FamilySource) -> CoreResult<()>) -> CoreResult<()> {
-        let families = Python::attach(|py| -> PyResult<Vec<OwnedFamily>> {
-            let collected = self
-                .obj
-                .bind(py)
-                .call_method0(pyo3::intern!(py, "collect"))?;
-            collected.try_iter()?.map(|m| family_from_py(&m?)).collect()
+        let collected = Python::attach(|py| {
+            Collected::gather(
+                &self
+                    .obj
+                    .bind(py)
+                    .call_method0(pyo3::intern!(py, "collect"))?,
+            )
         })
         .map_err(callback_error)?;
-        for fam in &families {
-            f(fam)?;
+        let result = collected.visit(f);
+        Python::attach(|_| drop(collected));
+        result
+    }
+}
+
+/// Families converted from a collector's `Metric` objects, each kept with its object so
+/// that an error while encoding it carries the object as its last argument, as
+/// prometheus_client's exposition does (see [`with_metric`]).
+struct Collected(Vec<(Py<PyAny>, OwnedFamily)>);
+
+impl Collected {
+    fn gather(metrics: &Bound<'_, PyAny>) -> PyResult<Collected> {
+        metrics
+            .try_iter()?
+            .map(|m| {
+                let m = m?;
+                let fam = family_from_py(&m)?;
+                Ok((m.unbind(), fam))
+            })
+            .collect::<PyResult<Vec<_>>>()
+            .map(Collected)
+    }
+
+    /// Calls `f` on each family; may run without the GIL (it takes it only to report an error).
+    fn visit(&self, f: &mut dyn FnMut(&dyn FamilySource) -> CoreResult<()>) -> CoreResult<()> {
+        for (metric, fam) in &self.0 {
+            f(fam).map_err(|e| {
+                callback_error(Python::attach(|py| with_metric(e.into(), metric.bind(py))))
+            })?;
         }
         Ok(())
     }
@@ -113,14 +143,11 @@ pub fn encode<'py>(
     version_major: u32,
 ) -> PyResult<Bound<'py, PyBytes>> {
     let format = format_for(openmetrics, escaping, version_major)?;
-    let families = metrics
-        .try_iter()?
-        .map(|m| family_from_py(&m?))
-        .collect::<PyResult<Vec<OwnedFamily>>>()?;
-    let bytes = py.detach(move || {
-        let refs: Vec<&dyn FamilySource> =
-            families.iter().map(|f| f as &dyn FamilySource).collect();
-        encode_families(&format, &refs)
+    let collected = Collected::gather(metrics)?;
+    let bytes = py.detach(|| {
+        let mut enc = Encoder::new(format, None);
+        collected.visit(&mut |fam| enc.family(fam, false))?;
+        Ok::<_, crate::core::error::Error>(enc.finish())
     })?;
     Ok(PyBytes::new(py, &bytes))
 }

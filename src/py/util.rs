@@ -97,6 +97,17 @@ pub fn python_attr<'py>(
 
 /// `dict[str, str]` → sorted pairs; non-str keys or values are a `TypeError` naming them.
 pub fn str_pairs(d: &Bound<'_, PyDict>, what: &str) -> PyResult<Vec<(String, String)>> {
+    str_pairs_or(d, what, PyTypeError::new_err)
+}
+
+/// [`str_pairs`] with the exception a non-str value raises made by `value_error`
+/// (prometheus_client's exposition fails on a collected sample's non-str label value with
+/// `AttributeError`, and fastprom raises the same type there).
+pub fn str_pairs_or(
+    d: &Bound<'_, PyDict>,
+    what: &str,
+    value_error: fn(String) -> PyErr,
+) -> PyResult<Vec<(String, String)>> {
     let mut out = Vec::with_capacity(d.len());
     for (k, v) in d.iter() {
         let key: String = k.extract().map_err(|_| {
@@ -106,7 +117,7 @@ pub fn str_pairs(d: &Bound<'_, PyDict>, what: &str) -> PyResult<Vec<(String, Str
             ))
         })?;
         let value: String = v.extract().map_err(|_| {
-            PyTypeError::new_err(format!(
+            value_error(format!(
                 "{what} value for {key:?} must be str, got {}",
                 v.get_type()
                     .name()

@@ -197,10 +197,15 @@ def make_certificates(workdir: Path) -> Certificates:
         )
 
     key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    openssl("req", "-x509", *key, "-keyout", "ca.key", "-out", "ca.crt", "-days", "1", "-subj", "/CN=test-ca")
+    # The extensions that Python 3.13's default contexts require (VERIFY_X509_STRICT): key
+    # usage on the CA, key identifiers on the certificates it signs.
+    ca_extensions = ["-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]
+    ca = ["-keyout", "ca.key", "-out", "ca.crt", "-days", "1", "-subj", "/CN=test-ca"]
+    openssl("req", "-x509", *key, *ca_extensions, *ca)
+    identifiers = "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid,issuer\n"
     extensions = {"server": "subjectAltName=IP:127.0.0.1", "client": "extendedKeyUsage=clientAuth"}
     for name, extension in extensions.items():
-        (workdir / f"{name}.ext").write_text(extension + "\n")
+        (workdir / f"{name}.ext").write_text(extension + "\n" + identifiers)
         openssl("req", *key, "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN={name}")
         openssl(
             "x509",

@@ -207,6 +207,8 @@ CLIENT = textwrap.dedent(
     """
     import json, socket, sys, time
     port, delay, target = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
+    print("ready", flush=True)
+    sys.stdin.readline()  # "go": the GIL is about to be taken
     time.sleep(delay)
     sent = time.monotonic()
     with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
@@ -223,22 +225,33 @@ CLIENT = textwrap.dedent(
 ANSWER_WITHIN = 0.25
 
 
-def hold_gil(seconds):
-    """One C call that never releases the GIL, sized to last about ``seconds``."""
+def gil_holder(seconds):
+    """A function making one C call that never releases the GIL, sized to last about ``seconds``."""
     started = time.perf_counter()
     sum(range(5_000_000))
     n = int(5_000_000 * seconds / (time.perf_counter() - started))
-    started = time.monotonic()
-    sum(range(n))
-    return started, time.monotonic()
+
+    def hold():
+        started = time.monotonic()
+        sum(range(n))
+        return started, time.monotonic()
+
+    return hold
 
 
 def scrape_while_gil_held(port, target):
+    hold = gil_holder(2.0)  # sized first: on a busy machine sizing takes a while
     client = subprocess.Popen(
-        [sys.executable, "-c", CLIENT, str(port), "0.3", target], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", CLIENT, str(port), "0.3", target],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
-    time.sleep(0.1)  # let the client start before the GIL is taken
-    held_from, held_until = hold_gil(2.0)
+    # The client sends 0.3 s after "go", however long its interpreter took to start.
+    assert client.stdout.readline() == "ready\n"
+    client.stdin.write("go\n")
+    client.stdin.flush()
+    held_from, held_until = hold()
     out, _ = client.communicate(timeout=60)
     result = json.loads(out)
     assert held_from < result["sent"] < held_until - 2 * ANSWER_WITHIN, "the GIL must outlast the request"

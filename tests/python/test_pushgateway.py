@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import functools
 import gzip
+import importlib
 import ssl
 import threading
 from collections.abc import Iterator
@@ -152,6 +153,22 @@ def test_delete_cannot_be_compressed() -> None:
 
     with pytest.raises(ValueError, match="DELETE"):
         _use_gateway("DELETE", "http://127.0.0.1:9", "j", None, None, 1, lambda **_: None, "gzip")
+
+
+@pytest.mark.parametrize("lib", ["prometheus_client", "fastprom"])
+def test_unknown_compression(lib: str) -> None:
+    """Refused before anything is sent, with prometheus_client's wording (callers match on it)."""
+    exposition = importlib.import_module(f"{lib}.exposition")
+    registry = importlib.import_module(f"{lib}.registry").CollectorRegistry()
+    sent: list[dict[str, Any]] = []
+
+    def handler(**request: Any) -> Any:
+        sent.append(request)
+        return lambda: None
+
+    with pytest.raises(ValueError, match=r"^Unsupported compression type: '?brotli"):
+        exposition.push_to_gateway("http://127.0.0.1:9", "j", registry, handler=handler, compression="brotli")
+    assert sent == []
 
 
 @pytest.mark.skipif(binary("openssl") is None, reason="openssl command line tool not installed")
