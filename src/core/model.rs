@@ -105,6 +105,9 @@ pub trait FamilySource {
     fn type_name(&self) -> &str;
     fn unit(&self) -> &str;
     fn for_each_sample(&self, f: &mut dyn FnMut(&SampleRef<'_>) -> Result<()>) -> Result<()>;
+    /// Calls `f` with a view of this family whose walks all yield the same series (a
+    /// native family reads its children once), for encoders that walk a family twice.
+    fn with_snapshot(&self, f: &mut dyn FnMut(&dyn FamilySource) -> Result<()>) -> Result<()>;
 }
 
 /// A sample owned by an [`OwnedFamily`].
@@ -178,6 +181,9 @@ impl FamilySource for OwnedFamily {
             })?;
         }
         Ok(())
+    }
+    fn with_snapshot(&self, f: &mut dyn FnMut(&dyn FamilySource) -> Result<()>) -> Result<()> {
+        f(self)
     }
 }
 
