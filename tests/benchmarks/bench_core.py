@@ -9,9 +9,10 @@ noisy: each figure is the median of several timed batches, never a single run.
 The first row times the cheapest C method call of the interpreter, `[].clear()` on a list
 made beforehand, the way every other operation is timed: the column "x floor" says how
 many such calls each fastprom operation costs, i.e. how far it is from the limit on this
-machine and interpreter. Below the table, the growth of `generate_latest` from 10 000 to
-100 000 counter series (1 000 to 10 000 with --quick) for both libraries, in CPU time, the
-median of rounds that time both sizes in turn: linear scaling is 10x.
+machine and interpreter (the floor is timed again in turn with each operation). Below the
+table, the growth of `generate_latest` from 10 000 to 100 000 counter series (1 000 to
+10 000 with --quick) for both libraries, in CPU time, the median of rounds that time both
+sizes in turn: linear scaling is 10x.
 """
 
 from __future__ import annotations
@@ -34,14 +35,20 @@ import fastprom as fp
 LIBS = {"prometheus_client": pc, "fastprom": fp}
 
 
-def per_op_ns(stmt: str, namespace: dict[str, Any], n: int, repeats: int) -> float:
-    """Median over `repeats` batches of `n` executions of `stmt`, in ns per execution.
+def per_op_ns(timed: list[tuple[str, dict[str, Any]]], n: int, repeats: int) -> list[float]:
+    """Per (statement, namespace): the median over `repeats` batches of `n` executions, in ns.
 
-    `timeit` compiles the statement into its loop, so no per-call lambda is measured.
+    The statements take turns batch by batch, so that a change of the machine's load hits
+    them alike. `timeit` compiles each statement into its loop: no per-call lambda is timed.
     """
-    timer = timeit.Timer(stmt, globals=namespace)
-    timer.timeit(max(1, n // 10))  # warm up
-    return statistics.median(timer.timeit(n) / n * 1e9 for _ in range(repeats))
+    timers = [timeit.Timer(stmt, globals=namespace) for stmt, namespace in timed]
+    for timer in timers:
+        timer.timeit(max(1, n // 10))  # warm up
+    batches: list[list[float]] = [[] for _ in timers]
+    for _ in range(repeats):
+        for timer, times in zip(timers, batches, strict=True):
+            times.append(timer.timeit(n) / n * 1e9)
+    return [statistics.median(times) for times in batches]
 
 
 def op_namespace(mod: Any) -> dict[str, Any]:
@@ -166,12 +173,12 @@ def main() -> None:
     n, repeats = (20_000, 5) if args.quick else (100_000, 9)
     rows: list[tuple[str, float, float, str]] = []
 
-    namespaces = {name: op_namespace(mod) for name, mod in LIBS.items()}
+    pc_ns, fp_ns = op_namespace(pc), op_namespace(fp)
+    floors: dict[str, float] = {}  # the floor timed in turn with each operation
     for case, stmt in OPS.items():
         count = n // 5 if "child" in case else n
-        pc_ns = per_op_ns(stmt, namespaces["prometheus_client"], count, repeats)
-        fp_ns = per_op_ns(stmt, namespaces["fastprom"], count, repeats)
-        rows.append((case, pc_ns, fp_ns, "ns"))
+        pc_op, fp_op, floors[case] = per_op_ns([(stmt, pc_ns), (stmt, fp_ns), (OPS[FLOOR], fp_ns)], count, repeats)
+        rows.append((case, pc_op, fp_op, "ns"))
         gc.collect()
 
     if not args.quick:
@@ -200,7 +207,6 @@ def main() -> None:
         fp_b = memory_per_child("fastprom", cls, count)
         rows.append((f"memory per labelled {cls.lower()} child", pc_b, fp_b, "B"))
 
-    floor_ns = next(b for case, _, b, _ in rows if case == FLOOR)
     print(
         f"python {sys.version.split()[0]}, prometheus_client {pc_version()}, fastprom {fp.__version__}, "
         f"{os.cpu_count()} cpus, median of {repeats} batches"
@@ -209,7 +215,7 @@ def main() -> None:
     print(f"|{'-' * 44}|{'-' * 19}|{'-' * 12}|{'-' * 10}|{'-' * 9}|")
     for case, a, b, unit in rows:
         ratio = a / b if b > 0 else float("inf")
-        floor = f"{b / floor_ns:>6.1f}x" if unit == "ns" else ""
+        floor = f"{b / floors[case]:>6.1f}x" if unit == "ns" else ""
         print(f"| {case:<42} | {a:>14.1f} {unit:<2} | {b:>7.1f} {unit:<2} | {ratio:>7.1f}x | {floor:>7} |")
     print(
         f"generate_latest growth {small // 1000}k→{10 * small // 1000}k counter series "
