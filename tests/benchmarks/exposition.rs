@@ -5,7 +5,9 @@
 //! Renders a registry holding one labelled counter family of 10 000 and of 100 000 series
 //! (the shape `tests/benchmarks/bench_core.py` scrapes), interleaving the two sizes so
 //! that both see the same machine load, and prints the median time per render of each
-//! and the growth 10k→100k. Linear scaling is a growth of 10×.
+//! and the growth 10k→100k. Linear scaling is a growth of 10×. These are wall times: on
+//! a loaded machine the long render is preempted more often than the short one, so run it
+//! on a quiet one (`bench_core.py` takes its growth in CPU time for that reason).
 
 use std::hint::black_box;
 use std::sync::Arc;
