@@ -15,10 +15,10 @@ pub struct Encoder<'n> {
     names: Option<&'n HashSet<String>>,
     out: String,
     scratch: String,
-    /// Side buffers of the text format for `_created`, `_gcount`, `_gsum` (in that order).
-    side: [String; 3],
 }
 
+/// The samples the text format writes after a family's others, each set under its own
+/// `gauge` header, in this order.
 const SIDE_SUFFIXES: [&str; 3] = ["_created", "_gcount", "_gsum"];
 
 impl<'n> Encoder<'n> {
@@ -29,7 +29,6 @@ impl<'n> Encoder<'n> {
             names,
             out: String::with_capacity(4096),
             scratch: String::new(),
-            side: Default::default(),
         }
     }
 
@@ -45,7 +44,10 @@ impl<'n> Encoder<'n> {
     pub fn family(&mut self, fam: &dyn FamilySource, restrict: bool) -> Result<()> {
         let names = if restrict { self.names } else { None };
         match self.format {
-            Format::Text { escaping } => self.text_family(fam, escaping, names),
+            // The text format may walk a family twice: both walks see the same series.
+            Format::Text { escaping } => {
+                fam.with_snapshot(&mut |snap| self.text_family(snap, escaping, names))
+            }
             Format::OpenMetrics { escaping, major } => self.om_family(fam, escaping, major, names),
         }
     }
@@ -79,43 +81,46 @@ impl<'n> Encoder<'n> {
         };
         let help = fam.help();
         text_header(&mut self.out, &[name, suffix], help, mtype, escaping);
-        for b in &mut self.side {
-            b.clear();
-        }
+        // The `_created`, `_gcount` and `_gsum` samples follow the others, each set under
+        // its own header: a first pass writes the others and notes which sets exist, one
+        // more pass per set writes it (no side buffer as big as the family's output).
         let mut kept = 0usize;
-        let (out, side, scratch) = (&mut self.out, &mut self.side, &mut self.scratch);
+        let mut sides = [false; 3];
+        let (out, scratch) = (&mut self.out, &mut self.scratch);
         fam.for_each_sample(&mut |s| {
             if !Self::keep(scratch, names, s) {
                 return Ok(());
             }
             kept += 1;
-            // prometheus_client checks the suffixes in the order _created, _gsum, _gcount.
-            let target = if s.name_is(name, "_created") {
-                &mut side[0]
-            } else if s.name_is(name, "_gsum") {
-                &mut side[2]
-            } else if s.name_is(name, "_gcount") {
-                &mut side[1]
-            } else {
-                &mut *out
-            };
-            text_sample(target, s, escaping)
+            match side_of(name, s) {
+                Some(i) => {
+                    // Fail where a single pass would: at this sample, in sample order.
+                    sample_value(s)?;
+                    sides[i] = true;
+                    Ok(())
+                }
+                None => text_sample(out, s, escaping),
+            }
         })?;
         if names.is_some() && kept == 0 {
             self.out.truncate(start);
             return Ok(());
         }
-        for (i, lines) in self.side.iter().enumerate() {
-            if !lines.is_empty() {
-                text_header(
-                    &mut self.out,
-                    &[name, SIDE_SUFFIXES[i]],
-                    help,
-                    "gauge",
-                    escaping,
-                );
-                self.out.push_str(lines);
-            }
+        for (i, _) in sides.iter().enumerate().filter(|(_, on)| **on) {
+            text_header(
+                &mut self.out,
+                &[name, SIDE_SUFFIXES[i]],
+                help,
+                "gauge",
+                escaping,
+            );
+            let (out, scratch) = (&mut self.out, &mut self.scratch);
+            fam.for_each_sample(&mut |s| {
+                if side_of(name, s) == Some(i) && Self::keep(scratch, names, s) {
+                    text_sample(out, s, escaping)?;
+                }
+                Ok(())
+            })?;
         }
         Ok(())
     }
@@ -204,13 +209,32 @@ fn write_labels(out: &mut String, labels: &[(&str, &str)], escaping: Escaping) {
     }
 }
 
-fn text_sample(out: &mut String, s: &SampleRef<'_>, escaping: Escaping) -> Result<()> {
-    let Some(value) = s.value else {
-        return Err(Error::Type(format!(
+/// Which of [`SIDE_SUFFIXES`] the text format moves `s` under, if any. prometheus_client
+/// checks the suffixes in the order `_created`, `_gsum`, `_gcount`.
+fn side_of(family: &str, s: &SampleRef<'_>) -> Option<usize> {
+    if s.name_is(family, "_created") {
+        Some(0)
+    } else if s.name_is(family, "_gsum") {
+        Some(2)
+    } else if s.name_is(family, "_gcount") {
+        Some(1)
+    } else {
+        None
+    }
+}
+
+/// The value the text format writes, or the error prometheus_client raises without one.
+fn sample_value(s: &SampleRef<'_>) -> Result<f64> {
+    s.value.ok_or_else(|| {
+        Error::Type(format!(
             "sample {} has no value: float() argument must be a string or a real number, not 'NoneType'",
             s.name.concat()
-        )));
-    };
+        ))
+    })
+}
+
+fn text_sample(out: &mut String, s: &SampleRef<'_>, escaping: Escaping) -> Result<()> {
+    let value = sample_value(s)?;
     if escaping != Escaping::AllowUtf8 || fmt::sample_name_valid(s.name) {
         fmt::write_metric_name(out, s.name, escaping);
         if !s.labels.is_empty() {

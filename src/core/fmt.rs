@@ -74,8 +74,8 @@ pub fn write_go_float(out: &mut String, v: f64) {
         } else {
             // Integral and below a million: exact in an i64.
             #[allow(clippy::cast_possible_truncation)]
-            let int = v as i64;
-            let _ = write!(out, "{int}.0");
+            write_int(out, v as i64);
+            out.push_str(".0");
         }
         return;
     }
@@ -92,6 +92,25 @@ pub fn write_go_float(out: &mut String, v: f64) {
         return;
     }
     write_py_repr(out, v);
+}
+
+/// Appends the decimal digits of `n` (what `{}` prints, without the formatting machinery).
+fn write_int(out: &mut String, n: i64) {
+    let mut buf = [0u8; 20];
+    let mut pos = buf.len();
+    let mut u = n.unsigned_abs();
+    loop {
+        pos -= 1;
+        buf[pos] = b'0' + (u % 10) as u8;
+        u /= 10;
+        if u == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        out.push('-');
+    }
+    out.push_str(std::str::from_utf8(&buf[pos..]).expect("ASCII digits"));
 }
 
 /// Shortest round-trip decimal digits of a finite `v`: (negative, digits, decimal exponent
@@ -209,31 +228,76 @@ fn is_letter_or_underscore(c: char) -> bool {
     c.is_ascii_alphabetic() || c == '_'
 }
 
-/// Python's `re.match(r'...$')` also matches before one trailing newline: mirror it.
-fn strip_final_newline(s: &str) -> &str {
-    s.strip_suffix('\n').unwrap_or(s)
+/// Byte classes of the legacy name syntaxes, one bit each.
+const METRIC_FIRST: u8 = 1;
+const METRIC_REST: u8 = 2;
+const LABEL_FIRST: u8 = 4;
+const LABEL_REST: u8 = 8;
+
+/// The classes of each byte: letters and `_` are in all four, digits only in the `REST`
+/// ones, `:` only in the metric ones; no other byte (nor any of a non-ASCII character).
+const CLASSES: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        #[allow(clippy::cast_possible_truncation)] // b < 256
+        let c = b as u8;
+        t[b] = if c.is_ascii_alphabetic() || c == b'_' {
+            METRIC_FIRST | METRIC_REST | LABEL_FIRST | LABEL_REST
+        } else if c.is_ascii_digit() {
+            METRIC_REST | LABEL_REST
+        } else if c == b':' {
+            METRIC_FIRST | METRIC_REST
+        } else {
+            0
+        };
+        b += 1;
+    }
+    t
+};
+
+/// Whether the concatenation of `parts` is one byte of class `first` then bytes of class
+/// `rest`, as Python's `re.match(r'^[first][rest]*$')` sees it: `$` also matches before
+/// one final newline.
+fn legacy_syntax(parts: &[&str], first: u8, rest: u8) -> bool {
+    let total: usize = parts.iter().map(|p| p.len()).sum();
+    let final_newline = parts
+        .iter()
+        .rev()
+        .find(|p| !p.is_empty())
+        .is_some_and(|p| p.ends_with('\n'));
+    let mut left = total - usize::from(final_newline);
+    if left == 0 {
+        return false;
+    }
+    let mut class = first;
+    for p in parts {
+        let bytes = p.as_bytes();
+        let bytes = &bytes[..bytes.len().min(left)];
+        left -= bytes.len();
+        for &b in bytes {
+            if CLASSES[usize::from(b)] & class == 0 {
+                return false;
+            }
+            class = rest;
+        }
+    }
+    true
 }
 
 /// `^[a-zA-Z_:][a-zA-Z0-9_:]*$` as prometheus_client applies it.
 pub fn is_valid_legacy_metric_name(s: &str) -> bool {
-    let s = strip_final_newline(s);
-    let mut chars = s.chars();
-    match chars.next() {
-        Some(c) if is_letter_or_underscore(c) || c == ':' => {}
-        _ => return false,
-    }
-    chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+    legacy_syntax(&[s], METRIC_FIRST, METRIC_REST)
 }
 
 /// `^[a-zA-Z_][a-zA-Z0-9_]*$`.
 pub fn is_legacy_label_name_syntax(s: &str) -> bool {
-    let s = strip_final_newline(s);
-    let mut chars = s.chars();
-    match chars.next() {
-        Some(c) if is_letter_or_underscore(c) => {}
-        _ => return false,
-    }
-    chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    legacy_syntax(&[s], LABEL_FIRST, LABEL_REST)
+}
+
+/// Python's `re.match(r'...$')` also matches before one trailing newline: mirror it.
+fn strip_final_newline(s: &str) -> &str {
+    s.strip_suffix('\n').unwrap_or(s)
 }
 
 /// `^__.*$`: reserved label names.
@@ -350,10 +414,7 @@ fn parts_nonempty(parts: &[&str]) -> bool {
 }
 
 fn concat_valid_metric(parts: &[&str]) -> bool {
-    if parts.len() == 1 {
-        return is_valid_legacy_metric_name(parts[0]);
-    }
-    is_valid_legacy_metric_name(&parts.concat())
+    legacy_syntax(parts, METRIC_FIRST, METRIC_REST)
 }
 
 /// prometheus_client's `escape_metric_name` over the concatenation of `parts`.
@@ -458,6 +519,19 @@ mod tests {
         assert!(!is_valid_legacy_metric_name("1a"));
         assert!(is_valid_legacy_metric_name("abc\n"));
         assert!(!is_valid_legacy_label_name("__x"));
+        assert!(!is_valid_legacy_metric_name("\n"));
+        assert!(!is_valid_legacy_metric_name("a\n\n"));
+        assert!(!is_valid_legacy_metric_name("aé"));
+        assert!(is_legacy_label_name_syntax("_a1\n"));
+        assert!(!is_legacy_label_name_syntax("a:b"));
+        // Split names are checked as their concatenation.
+        assert!(sample_name_valid(&["req", "_total"]));
+        assert!(sample_name_valid(&["", "req"]));
+        assert!(sample_name_valid(&["req", "\n"]));
+        assert!(!sample_name_valid(&["req\n", "_total"]));
+        assert!(!sample_name_valid(&["1", "req"]));
+        assert!(!sample_name_valid(&["", ""]));
+        assert!(!sample_name_valid(&["re.q", "_total"]));
         let mut s = String::new();
         write_metric_name(&mut s, &["my.dotted", "_total"], Escaping::Underscores);
         assert_eq!(s, "my_dotted_total");

@@ -8,21 +8,39 @@ use std::sync::Arc;
 
 use indexmap::{Equivalent, IndexSet};
 
-/// Label values packed as `len (u32 LE) | bytes` records: one heap block per child.
+/// Label values packed in one string, one heap block per child: each value preceded by
+/// its length in base-64 digits, most significant first, every digit but the last marked
+/// with 0x40 (`"GET"` is `"\x03GET"`). The digits are ASCII, so the packed values stay a
+/// `str` and reading them back needs no UTF-8 check; most values take a one-byte header.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct LabelValues(Box<[u8]>);
+pub struct LabelValues(Box<str>);
+
+/// Bytes of the header of a value of `len` bytes.
+fn header_len(len: usize) -> usize {
+    let mut n = 1;
+    while len >> (6 * n) != 0 {
+        n += 1;
+    }
+    n
+}
 
 impl LabelValues {
     /// Packs `values`.
     pub fn new<S: AsRef<str>>(values: &[S]) -> LabelValues {
-        let size = values.iter().map(|v| 4 + v.as_ref().len()).sum();
-        let mut buf = Vec::with_capacity(size);
+        let size = values
+            .iter()
+            .map(|v| header_len(v.as_ref().len()) + v.as_ref().len())
+            .sum();
+        let mut buf = String::with_capacity(size);
         for v in values {
             let v = v.as_ref();
-            buf.extend_from_slice(&(v.len() as u32).to_le_bytes());
-            buf.extend_from_slice(v.as_bytes());
+            for digit in (0..header_len(v.len())).rev() {
+                let bits = (v.len() >> (6 * digit)) as u8 & 0x3f;
+                buf.push(char::from(if digit > 0 { 0x40 | bits } else { bits }));
+            }
+            buf.push_str(v);
         }
-        LabelValues(buf.into_boxed_slice())
+        LabelValues(buf.into_boxed_str())
     }
 
     /// The values, in order.
@@ -54,20 +72,27 @@ impl LabelValues {
 
 /// The values of a [`LabelValues`], in order.
 pub struct LabelIter<'a> {
-    rest: &'a [u8],
+    rest: &'a str,
 }
 
 impl<'a> Iterator for LabelIter<'a> {
     type Item = &'a str;
     fn next(&mut self) -> Option<&'a str> {
-        if self.rest.len() < 4 {
-            return None;
+        let bytes = self.rest.as_bytes();
+        let mut len = 0usize;
+        let mut i = 0;
+        loop {
+            let digit = *bytes.get(i)?;
+            i += 1;
+            len = (len << 6) | usize::from(digit & 0x3f);
+            if digit & 0x40 == 0 {
+                break;
+            }
         }
-        let len = u32::from_le_bytes(self.rest[..4].try_into().expect("4 bytes")) as usize;
-        let (v, rest) = self.rest[4..].split_at(len);
+        // Header and value boundaries are character boundaries: slicing cannot fail.
+        let (v, rest) = self.rest[i..].split_at(len);
         self.rest = rest;
-        // Built from `&str` values only.
-        Some(std::str::from_utf8(v).expect("label values are UTF-8"))
+        Some(v)
     }
 }
 
@@ -122,4 +147,38 @@ pub type ChildSet<C> = IndexSet<Key<C>, foldhash::fast::RandomState>;
 /// An empty [`ChildSet`].
 pub fn new_child_set<C>() -> ChildSet<C> {
     IndexSet::with_hasher(foldhash::fast::RandomState::default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_round_trip_whatever_their_length_and_content() {
+        let long = "é".repeat(3000); // 6000 bytes: a three-digit header
+        let cases: Vec<Vec<&str>> = vec![
+            vec![],
+            vec![""],
+            vec!["", ""],
+            vec!["GET", "/api/1", "200"],
+            vec!["\0", "\u{40}", "x\ny", &long],
+            vec![&long[..126], &long[..128], &long[..4096]],
+        ];
+        for values in &cases {
+            let packed = LabelValues::new(values);
+            assert_eq!(packed.to_vec(), *values);
+            assert!(packed.eq_values(values));
+            assert_eq!(packed.is_empty(), values.is_empty());
+        }
+        assert_eq!(LabelValues::new(&["GET"]).0.as_ref(), "\x03GET");
+        assert_eq!(header_len(63), 1);
+        assert_eq!(header_len(64), 2);
+        assert_eq!(header_len(4096), 3);
+        // ("ab", "c") and ("a", "bc") differ.
+        assert_ne!(
+            LabelValues::new(&["ab", "c"]),
+            LabelValues::new(&["a", "bc"])
+        );
+        assert!(!LabelValues::new(&["ab", "c"]).eq_values(&["a", "bc"]));
+    }
 }

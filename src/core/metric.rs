@@ -312,23 +312,64 @@ impl<K: Kind> FamilySource for Family<K> {
         &self.desc.unit
     }
     fn for_each_sample(&self, f: &mut dyn FnMut(&SampleRef<'_>) -> Result<()>) -> Result<()> {
-        let children = self.children();
-        let mut base: Vec<(&str, &str)> = Vec::with_capacity(self.desc.labelnames.len());
-        let mut values: Vec<&str> = Vec::with_capacity(self.desc.labelnames.len());
-        for child in &children {
-            values.clear();
-            values.extend(child.labels.iter());
-            base.clear();
-            base.extend(
-                self.desc
-                    .sorted
-                    .iter()
-                    .map(|&i| (self.desc.labelnames[i].as_str(), values[i])),
-            );
-            K::emit(self, child, &base, f)?;
-        }
-        Ok(())
+        emit_children(self, &self.children(), f)
     }
+    fn with_snapshot(&self, f: &mut dyn FnMut(&dyn FamilySource) -> Result<()>) -> Result<()> {
+        f(&Snapshot {
+            fam: self,
+            children: self.children(),
+        })
+    }
+}
+
+/// A family with its children read once (see [`FamilySource::with_snapshot`]).
+struct Snapshot<'a, K: Kind> {
+    fam: &'a Family<K>,
+    children: Vec<Arc<Child<K>>>,
+}
+
+impl<K: Kind> FamilySource for Snapshot<'_, K> {
+    fn name(&self) -> &str {
+        self.fam.name()
+    }
+    fn help(&self) -> &str {
+        self.fam.help()
+    }
+    fn type_name(&self) -> &str {
+        K::TYPE
+    }
+    fn unit(&self) -> &str {
+        self.fam.unit()
+    }
+    fn for_each_sample(&self, f: &mut dyn FnMut(&SampleRef<'_>) -> Result<()>) -> Result<()> {
+        emit_children(self.fam, &self.children, f)
+    }
+    fn with_snapshot(&self, f: &mut dyn FnMut(&dyn FamilySource) -> Result<()>) -> Result<()> {
+        f(self)
+    }
+}
+
+/// The samples of `children`, each child's labels sorted by name.
+fn emit_children<K: Kind>(
+    fam: &Family<K>,
+    children: &[Arc<Child<K>>],
+    f: &mut dyn FnMut(&SampleRef<'_>) -> Result<()>,
+) -> Result<()> {
+    let desc = &fam.desc;
+    let mut base: Vec<(&str, &str)> = Vec::with_capacity(desc.labelnames.len());
+    let mut values: Vec<&str> = Vec::with_capacity(desc.labelnames.len());
+    for child in children {
+        values.clear();
+        values.extend(child.labels.iter());
+        base.clear();
+        base.extend(
+            desc.sorted
+                .iter()
+                .map(|&i| (desc.labelnames[i].as_str(), values[i])),
+        );
+        K::emit(fam, child, &base, f)?;
+    }
+    Ok(())
 }
 
 fn sample<'a>(

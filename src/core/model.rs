@@ -130,6 +130,9 @@ pub trait FamilySource {
     fn unit(&self) -> &str;
     /// Calls `f` with each sample, in exposition order; stops at `f`'s first error.
     fn for_each_sample(&self, f: &mut dyn FnMut(&SampleRef<'_>) -> Result<()>) -> Result<()>;
+    /// Calls `f` with a view of this family whose walks all yield the same series (a
+    /// native family reads its children once), for encoders that walk a family twice.
+    fn with_snapshot(&self, f: &mut dyn FnMut(&dyn FamilySource) -> Result<()>) -> Result<()>;
 }
 
 /// A sample owned by an [`OwnedFamily`].
@@ -215,6 +218,9 @@ impl FamilySource for OwnedFamily {
             })?;
         }
         Ok(())
+    }
+    fn with_snapshot(&self, f: &mut dyn FnMut(&dyn FamilySource) -> Result<()>) -> Result<()> {
+        f(self)
     }
 }
 

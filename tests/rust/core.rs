@@ -805,3 +805,40 @@ fn format_from_arguments() {
         r#"unknown escaping scheme "bogus": expected 'allow-utf-8', 'underscores', 'dots' or 'values'"#
     );
 }
+
+#[test]
+fn text_moves_created_gcount_gsum_after_the_other_samples() {
+    let sample = |name: &str, v: f64| OwnedSample::new(name, pairs(&[("k", "v")]), v);
+    let fam = OwnedFamily {
+        name: "g".into(),
+        help: "h".into(),
+        type_name: "gaugehistogram".into(),
+        unit: String::new(),
+        samples: vec![
+            sample("g_gsum", 3.0),
+            sample("g_created", 1.0),
+            sample("g_bucket", 2.0),
+            sample("g_gcount", 2.0),
+            sample("g_created", 5.0),
+        ],
+    };
+    let text =
+        String::from_utf8(encode_families(&TEXT, &[&fam as &dyn FamilySource]).unwrap()).unwrap();
+    assert_eq!(
+        text,
+        "# HELP g h\n# TYPE g histogram\ng_bucket{k=\"v\"} 2.0\n\
+         # HELP g_created h\n# TYPE g_created gauge\ng_created{k=\"v\"} 1.0\ng_created{k=\"v\"} 5.0\n\
+         # HELP g_gcount h\n# TYPE g_gcount gauge\ng_gcount{k=\"v\"} 2.0\n\
+         # HELP g_gsum h\n# TYPE g_gsum gauge\ng_gsum{k=\"v\"} 3.0\n"
+    );
+    // A sample without a value fails where prometheus_client fails: the first one in
+    // sample order, even when it is one the text format moves to the end.
+    let mut bad = fam.clone();
+    bad.samples[1].value = None;
+    bad.samples[2].value = None;
+    let err = encode_families(&TEXT, &[&bad as &dyn FamilySource]).unwrap_err();
+    assert!(
+        err.to_string().starts_with("sample g_created has no value"),
+        "{err}"
+    );
+}
