@@ -69,7 +69,8 @@ impl fmt::Display for Warning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let path = self.path.display();
         match &self.kind {
-            WarningKind::File(e) => write!(f, "skipped {path}: {e}"),
+            // The error names the file already.
+            WarningKind::File(e) => write!(f, "{e} (skipped)"),
             WarningKind::Name(why) => write!(f, "skipped {path}: {why}"),
             WarningKind::BadLe { metric, le } => write!(
                 f,

@@ -73,7 +73,9 @@ fn main() -> ExitCode {
         ["mark-dead", dir, pid] => mark_process_dead(pid, Path::new(dir))
             .map(|_| ())
             .map_err(|e| e.to_string()),
-        _ => Err("usage: mp_tool merge DIR [text|openmetrics] | write FILE | mark-dead DIR PID".into()),
+        _ => Err(
+            "usage: mp_tool merge DIR [text|openmetrics] | write FILE | mark-dead DIR PID".into(),
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
