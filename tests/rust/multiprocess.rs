@@ -988,3 +988,36 @@ fn a_thousand_dead_workers() {
     let total: f64 = temp.samples.iter().filter_map(|s| s.value).sum();
     assert_eq!(total, (0..500).sum::<i32>() as f64);
 }
+
+#[test]
+fn scrapes_racing_a_growing_writer_always_parse() {
+    let dir = TempDir::new();
+    let d = MmapDict::open(dir.path("counter_1.db")).unwrap();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    thread::scope(|s| {
+        s.spawn(|| {
+            for i in 0..6_000 {
+                let k = key(
+                    "r",
+                    "r_total",
+                    &[("i", &format!("{i:05}{}", "p".repeat(40)))],
+                    "",
+                );
+                d.slot(&k).unwrap().inc(1.0);
+            }
+            done.store(true, Ordering::SeqCst);
+        });
+        let mut scrapes = 0;
+        let mut last = 0;
+        while !done.load(Ordering::SeqCst) || scrapes == 0 {
+            let merged = collect(&dir.0);
+            assert!(merged.warnings.is_empty(), "{}", merged.warnings[0]);
+            let n = merged.families.first().map_or(0, |f| f.samples.len());
+            assert!(n >= last, "{n} series after {last}");
+            last = n;
+            scrapes += 1;
+        }
+    });
+    assert!(d.capacity() >= 8 * INITIAL_MMAP_SIZE);
+    assert_eq!(collect(&dir.0).families[0].samples.len(), 6_000);
+}

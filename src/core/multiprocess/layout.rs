@@ -90,12 +90,28 @@ pub fn parse_used(data: &[u8]) -> Result<Option<usize>, Corruption> {
     }
 }
 
+/// One entry of a file, its key not yet checked to be UTF-8.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RawEntry<'a> {
+    /// The key's bytes.
+    pub key: &'a [u8],
+    /// The value.
+    pub value: f64,
+    /// The timestamp in seconds.
+    pub timestamp: f64,
+    /// Offset of the entry (its key length) in the file.
+    pub offset: usize,
+    /// Offset of the value in the file; the timestamp follows it.
+    pub value_offset: usize,
+}
+
 /// Calls `f` on each entry of `data[..used]`, in file order. Stops at the first entry that
-/// breaks the layout and returns what is wrong with it. `data` must hold `used` bytes.
-pub fn for_each_entry<'a>(
+/// breaks the layout, or at the first error `f` returns, and returns that error. `data`
+/// must hold `used` bytes.
+pub fn for_each_raw_entry<'a>(
     data: &'a [u8],
     used: usize,
-    mut f: impl FnMut(Entry<'a>),
+    mut f: impl FnMut(RawEntry<'a>) -> Result<(), Corruption>,
 ) -> Result<(), Corruption> {
     if data.len() < used {
         return Err(Corruption::UsedBeyondFile {
@@ -127,22 +143,43 @@ pub fn for_each_entry<'a>(
                 used: used as u64,
             });
         }
-        let key = std::str::from_utf8(&data[key_start..key_start + keylen])
-            .map_err(|_| Corruption::KeyNotUtf8 { offset: pos as u64 })?;
         let mut v = [0u8; 8];
         v.copy_from_slice(&data[value_at..value_at + 8]);
         let mut t = [0u8; 8];
         t.copy_from_slice(&data[value_at + 8..value_at + 16]);
-        f(Entry {
-            key,
+        f(RawEntry {
+            key: &data[key_start..key_start + keylen],
             value: f64::from_ne_bytes(v),
             timestamp: f64::from_ne_bytes(t),
             offset: pos,
             value_offset: value_at,
-        });
+        })?;
         pos = value_at + 16;
     }
     Ok(())
+}
+
+/// Calls `f` on each entry of `data[..used]`, in file order. Stops at the first entry that
+/// breaks the layout (a key that is not UTF-8 included) and returns what is wrong with
+/// it. `data` must hold `used` bytes.
+pub fn for_each_entry<'a>(
+    data: &'a [u8],
+    used: usize,
+    mut f: impl FnMut(Entry<'a>),
+) -> Result<(), Corruption> {
+    for_each_raw_entry(data, used, |e| {
+        let key = std::str::from_utf8(e.key).map_err(|_| Corruption::KeyNotUtf8 {
+            offset: e.offset as u64,
+        })?;
+        f(Entry {
+            key,
+            value: e.value,
+            timestamp: e.timestamp,
+            offset: e.offset,
+            value_offset: e.value_offset,
+        });
+        Ok(())
+    })
 }
 
 /// Reads the used part of a file into `buf` (cleared first) as prometheus_client's

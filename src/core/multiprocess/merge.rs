@@ -34,7 +34,7 @@ use crate::core::model::{OwnedFamily, OwnedSample};
 use crate::core::multiprocess::error::{Corruption, MmapError};
 use crate::core::multiprocess::files::{list_db_files, parse_file_name};
 use crate::core::multiprocess::key::decode_key;
-use crate::core::multiprocess::layout::{for_each_entry, read_used};
+use crate::core::multiprocess::layout::{for_each_raw_entry, read_used};
 
 type Hasher = foldhash::fast::RandomState;
 type FastMap<K, V> = std::collections::HashMap<K, V, Hasher>;
@@ -190,7 +190,7 @@ struct MetricAcc {
 struct Merger {
     names: Interner<str>,
     tuples: Interner<[Label]>,
-    keys: FastMap<Box<str>, u32>,
+    keys: FastMap<Box<[u8]>, u32>,
     infos: Vec<KeyInfo>,
     metrics: FastIndexMap<u32, MetricAcc>,
     files: Vec<PathBuf>,
@@ -244,13 +244,17 @@ impl Merger {
         });
     }
 
-    fn key_info(&mut self, key: &str) -> Result<u32, String> {
+    /// The number of the key of the entry at `offset`, decoding the key when first met.
+    fn key_info(&mut self, key: &[u8], offset: usize) -> Result<u32, Corruption> {
         if let Some(&id) = self.keys.get(key) {
             return Ok(id);
         }
-        let k = decode_key(key).map_err(|e| e.to_string())?;
+        let offset = offset as u64;
+        let text = std::str::from_utf8(key).map_err(|_| Corruption::KeyNotUtf8 { offset })?;
+        let bad = |reason: String| Corruption::BadKey { offset, reason };
+        let k = decode_key(text).map_err(|e| bad(e.to_string()))?;
         if k.metric_name.is_empty() {
-            return Err("empty metric name".to_string());
+            return Err(bad("empty metric name".to_string()));
         }
         let labels: Vec<Label> = k
             .labels
@@ -269,6 +273,26 @@ impl Merger {
         Ok(id)
     }
 
+    /// Reads a file's entries into `entries`, decoding their keys.
+    fn load(&mut self, path: &Path, entries: &mut Vec<(u32, f64, f64)>) -> Result<(), MmapError> {
+        entries.clear();
+        let mut buf = std::mem::take(&mut self.buf);
+        let parsed = match read_used(path, &mut buf) {
+            Ok(0) => Ok(()),
+            Ok(used) => for_each_raw_entry(&buf, used, |e| {
+                entries.push((self.key_info(e.key, e.offset)?, e.value, e.timestamp));
+                Ok(())
+            })
+            .map_err(|kind| MmapError::Corrupt {
+                path: path.to_path_buf(),
+                kind,
+            }),
+            Err(e) => Err(e),
+        };
+        self.buf = buf;
+        parsed
+    }
+
     fn read_file(&mut self, path: &Path) {
         let Some(base) = path.file_name().and_then(|n| n.to_str()) else {
             self.warn(
@@ -284,59 +308,32 @@ impl Merger {
                 return;
             }
         };
-        let mut buf = std::mem::take(&mut self.buf);
-        let used = match read_used(path, &mut buf) {
-            Ok(used) => used,
+        let live = fname
+            .gauge
+            .as_ref()
+            .is_some_and(|(mode, _)| mode.starts_with("live"));
+        // A file that does not parse is read a second time before it is given up: a
+        // scrape racing a worker may catch `used` before the entry it covers (plain reads
+        // of a page being written are not ordered).
+        let mut entries = std::mem::take(&mut self.entries);
+        let mut result = self.load(path, &mut entries);
+        if matches!(result, Err(MmapError::Corrupt { .. })) {
+            result = self.load(path, &mut entries);
+        }
+        match result {
+            Ok(()) => {}
             Err(MmapError::Read { source, .. })
-                if source.kind() == io::ErrorKind::NotFound
-                    && fname
-                        .gauge
-                        .as_ref()
-                        .is_some_and(|(mode, _)| mode.starts_with("live")) =>
+                if live && source.kind() == io::ErrorKind::NotFound =>
             {
-                self.buf = buf;
+                // Removed by mark_process_dead since the listing.
+                self.entries = entries;
                 return;
             }
             Err(e) => {
-                self.buf = buf;
+                self.entries = entries;
                 self.warn(path, WarningKind::File(e));
                 return;
             }
-        };
-        let mut entries = std::mem::take(&mut self.entries);
-        entries.clear();
-        let mut bad_key: Option<(u64, String)> = None;
-        let parsed = if used == 0 {
-            Ok(())
-        } else {
-            for_each_entry(&buf, used, |e| {
-                if bad_key.is_some() {
-                    return;
-                }
-                match self.key_info(e.key) {
-                    Ok(id) => entries.push((id, e.value, e.timestamp)),
-                    Err(reason) => {
-                        bad_key = Some((e.offset as u64, reason));
-                    }
-                }
-            })
-        };
-        self.buf = buf;
-        let failure = match (parsed, bad_key) {
-            (Err(kind), _) => Some(kind),
-            (Ok(()), Some((offset, reason))) => Some(Corruption::BadKey { offset, reason }),
-            (Ok(()), None) => None,
-        };
-        if let Some(kind) = failure {
-            self.entries = entries;
-            self.warn(
-                path,
-                WarningKind::File(MmapError::Corrupt {
-                    path: path.to_path_buf(),
-                    kind,
-                }),
-            );
-            return;
         }
         let file = self.files.len() as u32;
         self.files.push(path.to_path_buf());
