@@ -152,7 +152,7 @@ def test_writer_writes_prometheus_client_bytes(mp_tool: Path, tmp_path: Path) ->
     values = [(float(i) * 1.5, 0.0) for i in range(len(keys))]
     values[0] = (math.inf, 1.5)
     values[1] = (-0.0, 1e300)
-    writes = list(zip(keys, values)) + [(keys[0], (7.0, 2.0))]  # an update in place
+    writes = list(zip(keys, values, strict=True)) + [(keys[0], (7.0, 2.0))]  # an update in place
     py_file = tmp_path / "counter_1.db"
     d = MmapedDict(str(py_file))
     for key, (value, ts) in writes:
