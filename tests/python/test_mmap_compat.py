@@ -163,6 +163,7 @@ def test_writer_writes_prometheus_client_bytes(mp_tool: Path, tmp_path: Path) ->
     subprocess.run([mp_tool, "write", rs_file], input=lines.encode(), check=True)
     assert py_file.stat().st_size == 1 << 18
     assert rs_file.read_bytes() == py_file.read_bytes()
+    assert rs_file.stat().st_blocks <= py_file.stat().st_blocks  # as sparse
     # Reopening an existing file updates entries in place rather than appending.
     subprocess.run([mp_tool, "write", rs_file], input=f"{keys[1]}\t3.0\t0.0\n".encode(), check=True)
     d = MmapedDict(str(py_file))

@@ -406,16 +406,19 @@ fn missing_directory_is_an_open_error_naming_the_file() {
 }
 
 #[test]
-fn full_disk_is_a_grow_error() {
-    // Writes to /dev/full fail with ENOSPC: sizing the new "file" is what fails.
+fn full_disk_is_a_write_error() {
+    // Writes to /dev/full fail with ENOSPC: writing the new "file"'s header is what fails.
     if !Path::new("/dev/full").exists() {
         return;
     }
     match MmapDict::open("/dev/full") {
-        Err(MmapError::Grow {
-            from, to, source, ..
+        Err(MmapError::Write {
+            offset,
+            len,
+            source,
+            ..
         }) => {
-            assert_eq!((from, to), (0, INITIAL_MMAP_SIZE));
+            assert_eq!((offset, len), (0, 8));
             assert_eq!(source.raw_os_error(), Some(28)); // ENOSPC
         }
         Err(MmapError::Open { .. }) => {} // /dev/full not writable here

@@ -108,6 +108,19 @@ pub enum MmapError {
         /// The system's error.
         source: io::Error,
     },
+    /// Bytes could not be written into the file (an entry being appended, or the header
+    /// of a new file), typically because the disk is full. Nothing written is in use:
+    /// the file's `used` and its other entries are unchanged.
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Where the write started.
+        offset: u64,
+        /// How many bytes were to be written.
+        len: usize,
+        /// The system's error.
+        source: io::Error,
+    },
     /// The file could not be mapped into memory.
     Map {
         /// The file.
@@ -151,6 +164,7 @@ impl MmapError {
         match self {
             MmapError::Open { path, .. }
             | MmapError::Grow { path, .. }
+            | MmapError::Write { path, .. }
             | MmapError::Map { path, .. }
             | MmapError::Read { path, .. }
             | MmapError::Remove { path, .. }
@@ -174,6 +188,16 @@ impl fmt::Display for MmapError {
             } => write!(
                 f,
                 "cannot grow {} from {from} to {to} bytes: {source}",
+                path.display()
+            ),
+            MmapError::Write {
+                path,
+                offset,
+                len,
+                source,
+            } => write!(
+                f,
+                "cannot write {len} bytes at offset {offset} of {}: {source}",
                 path.display()
             ),
             MmapError::Map { path, source } => {
@@ -200,6 +224,7 @@ impl std::error::Error for MmapError {
         match self {
             MmapError::Open { source, .. }
             | MmapError::Grow { source, .. }
+            | MmapError::Write { source, .. }
             | MmapError::Map { source, .. }
             | MmapError::Read { source, .. }
             | MmapError::Remove { source, .. } => Some(source),

@@ -10,9 +10,12 @@
 //! before a growth keeps working without any lock. The price is address space only (the
 //! mappings of one file sum to less than twice its size).
 //!
-//! The file grows by writing zeros rather than by `ftruncate`, so that a full disk is an
-//! error here ([`MmapError::Grow`]) instead of a SIGBUS at the first store into a page
-//! that cannot be allocated. Sizes and contents are those prometheus_client writes.
+//! Sizes and contents are those prometheus_client writes: the file starts at
+//! [`INITIAL_MMAP_SIZE`] bytes and doubles (`ftruncate`, so sparse, as there) whenever an
+//! entry does not fit. A new entry (and a new file's header) is written with `pwrite`
+//! rather than through the mapping: the write allocates the entry's disk blocks, so a full
+//! disk is an error here ([`MmapError::Write`]) instead of a SIGBUS at the first store into
+//! a page that cannot be allocated; later stores go to blocks that exist.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -101,21 +104,22 @@ pub struct MmapDict {
     inner: Mutex<Inner>,
 }
 
-static ZEROS: [u8; 1 << 16] = [0; 1 << 16];
+/// Writes `bytes` at `offset` of the file.
+fn write_at(path: &Path, file: &File, bytes: &[u8], offset: u64) -> Result<(), MmapError> {
+    file.write_all_at(bytes, offset)
+        .map_err(|source| MmapError::Write {
+            path: path.to_path_buf(),
+            offset,
+            len: bytes.len(),
+            source,
+        })
+}
 
-/// Extends `file` from `from` to `to` bytes with written zeros; on failure, truncates it
-/// back to `from`.
-fn extend_file(file: &File, from: u64, to: u64) -> io::Result<()> {
-    let mut at = from;
-    while at < to {
-        let n = (to - at).min(ZEROS.len() as u64) as usize;
-        if let Err(e) = file.write_all_at(&ZEROS[..n], at) {
-            let _ = file.set_len(from);
-            return Err(e);
-        }
-        at += n as u64;
-    }
-    Ok(())
+/// The header of a file with `used` bytes in use.
+fn header_bytes(used: usize) -> [u8; HEADER_LEN] {
+    let mut h = [0u8; HEADER_LEN];
+    h[..4].copy_from_slice(&(used as i32).to_ne_bytes());
+    h
 }
 
 fn load_bytes(words: &[AtomicU64], len: usize) -> Vec<u8> {
@@ -146,12 +150,15 @@ impl MmapDict {
             .map_err(open_err)?;
         let mut capacity = file.metadata().map_err(open_err)?.len();
         if capacity == 0 {
-            extend_file(&file, 0, INITIAL_MMAP_SIZE).map_err(|source| MmapError::Grow {
-                path: path.clone(),
-                from: 0,
-                to: INITIAL_MMAP_SIZE,
-                source,
-            })?;
+            // The header first (it allocates the first block), then the size.
+            write_at(&path, &file, &header_bytes(HEADER_LEN), 0)?;
+            file.set_len(INITIAL_MMAP_SIZE)
+                .map_err(|source| MmapError::Grow {
+                    path: path.clone(),
+                    from: 0,
+                    to: INITIAL_MMAP_SIZE,
+                    source,
+                })?;
             capacity = INITIAL_MMAP_SIZE;
         }
         let corrupt = |kind| MmapError::Corrupt {
@@ -175,7 +182,9 @@ impl MmapDict {
         let used = i32::from_ne_bytes([header[0], header[1], header[2], header[3]]);
         let mut positions = HashMap::new();
         let used = if used == 0 {
-            store_used(&map, HEADER_LEN);
+            // A file created by prometheus_client and not written yet: its first block may
+            // not exist, so this write goes through the file too.
+            write_at(&path, &file, &(HEADER_LEN as i32).to_ne_bytes(), 0)?;
             HEADER_LEN
         } else {
             if used < HEADER_LEN as i32 || used % 8 != 0 {
@@ -258,13 +267,9 @@ impl MmapDict {
         }
         inner.scratch.clear();
         let value_at = encode_entry(&mut inner.scratch, key, 0.0, 0.0);
-        let words = inner.map.words();
-        let first = inner.used / 8;
-        for (i, chunk) in inner.scratch.chunks_exact(8).enumerate() {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(chunk);
-            words[first + i].store(u64::from_ne_bytes(b), Ordering::Relaxed);
-        }
+        // Through the file, not the mapping: a full disk is an error, not a SIGBUS. The
+        // range is past `used`, so no slot and no reader looks at it yet.
+        write_at(&self.path, &inner.file, &inner.scratch, inner.used as u64)?;
         store_used(&inner.map, new_used);
         let slot = Slot {
             map: inner.map.clone(),
@@ -285,7 +290,7 @@ impl MmapDict {
         };
         let len =
             usize::try_from(to).map_err(|_| grow_err(io::Error::other("file too large to map")))?;
-        extend_file(&inner.file, from, to).map_err(grow_err)?;
+        inner.file.set_len(to).map_err(grow_err)?;
         let map = SharedMap::map(&inner.file, len).map_err(|source| MmapError::Map {
             path: self.path.clone(),
             source,
