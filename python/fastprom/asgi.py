@@ -12,9 +12,8 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMappi
 from typing import Any
 from urllib.parse import parse_qs
 
-# The module, not its names: fastprom.exposition may re-export this module.
-from . import exposition
-from ._core import HttpRecorder, HttpSeries
+from ._core import HTTP_METHODS, HttpRecorder, HttpSeries
+from ._render import _bake_output
 from .metrics import Counter, Gauge, Histogram, Summary
 from .registry import REGISTRY, CollectorRegistry
 
@@ -29,8 +28,6 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 UNMATCHED_ROUTE = "<unmatched>"
 """Route label of requests that no route of the application matched (404s, scans)."""
 
-# The order HttpRecorder expects: the nine standard methods, then OTHER for everything else.
-_METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "OTHER")
 _OWN_LABELS = frozenset(("method", "route", "status"))
 
 
@@ -60,7 +57,7 @@ class _MetricsApp:
             elif name == b"accept-encoding":
                 accept_encoding.append(value.decode("latin-1"))
         params = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-        status, headers, body = exposition._bake_output(
+        status, headers, body = _bake_output(
             self.registry, ",".join(accept), ",".join(accept_encoding), params, self.disable_compression
         )
         await send(
@@ -228,7 +225,7 @@ class PrometheusMiddleware:
         # the app ends without finishing its response.
         self._start = HttpRecorder(
             list(excluded_paths),
-            [in_progress.labels(method) for method in _METHODS],
+            [in_progress.labels(method) for method in HTTP_METHODS],
             list(extra_labels.values()),
             self._make_series,
         ).start
