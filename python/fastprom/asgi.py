@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from ._core import HTTP_METHODS, HttpRecorder, HttpSeries
+from ._families import PerRegistry
 from ._render import _bake_output
 from .metrics import Counter, Gauge, Histogram, Summary
 from .registry import REGISTRY, CollectorRegistry
@@ -141,20 +142,16 @@ class _Metrics:
 
 
 # Metric families already registered, shared by every middleware built with the same registry and
-# options: an app factory called once per test, or two apps in one process, must not fail with
-# "Duplicated timeseries". Keyed by id(registry); the registry is kept to make the id unambiguous.
-_SHARED_METRICS: dict[tuple[Any, ...], tuple[CollectorRegistry, _Metrics]] = {}
+# options (see fastprom._families).
+_SHARED_METRICS: PerRegistry[_Metrics] = PerRegistry()
 
 
 def _shared_metrics(
     registry: CollectorRegistry, namespace: str, buckets: tuple[float, ...], label_names: tuple[str, ...]
 ) -> _Metrics:
-    key = (id(registry), namespace, buckets, label_names)
-    entry = _SHARED_METRICS.get(key)
-    if entry is None or entry[0] is not registry:
-        entry = (registry, _Metrics(registry, namespace, buckets, label_names))
-        _SHARED_METRICS[key] = entry
-    return entry[1]
+    return _SHARED_METRICS.get(
+        registry, (namespace, buckets, label_names), lambda: _Metrics(registry, namespace, buckets, label_names)
+    )
 
 
 class PrometheusMiddleware:
