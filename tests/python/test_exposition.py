@@ -11,8 +11,7 @@ import sys
 
 import prometheus_client
 import pytest
-from conftest import FP, PC, Lib, assert_same_output
-from test_differential import custom_families, everything, utf8_names
+from _helpers import FP, PC, Lib, assert_same_output, custom_families, everything, utf8_names
 
 ACCEPT_HEADERS = [
     None,
