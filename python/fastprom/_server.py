@@ -62,8 +62,8 @@ def start_http_server(
     return server, thread
 
 
-def _renderer(registry: Collector) -> Callable[[bool, str, int, list | None], bytes]:
-    def render(openmetrics: bool, escaping: str, version_major: int, names: list | None) -> bytes:
+def _renderer(registry: Collector) -> Callable[[bool, str, int, list[str] | None], bytes]:
+    def render(openmetrics: bool, escaping: str, version_major: int, names: list[str] | None) -> bytes:
         target = registry if names is None else registry.restricted_registry(names)  # type: ignore[attr-defined]
         if openmetrics:
             return generate_openmetrics(target, escaping=escaping, version=f"{version_major}.0.0")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Generator
 from typing import Any, TypeVar
 
 __all__ = ["measured"]
@@ -81,8 +81,10 @@ def _coroutine(func: Callable[..., Any], start: Callable[[], S], end: End[S]) ->
     return wrapper
 
 
-def _generator(func: Callable[..., Any], start: Callable[[], S], end: End[S]) -> Callable[..., Iterator[Any]]:
-    def wrapper(*args: Any, **kwargs: Any) -> Iterator[Any]:
+def _generator(
+    func: Callable[..., Any], start: Callable[[], S], end: End[S]
+) -> Callable[..., Generator[Any, Any, Any]]:
+    def wrapper(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
         state = start()
         try:
             result = yield from func(*args, **kwargs)

@@ -130,17 +130,21 @@ def start_wsgi_server(
         bind_addr, port, make_wsgi_app(registry), server_class, handler_class=_SilentHandler
     )
     if certfile and keyfile:
-        context = _server_ssl_context(
-            certfile,
-            keyfile,
-            protocol,
-            client_cafile,
-            client_capath,
-            client_auth_required,
-            tls_min_version,
-            tls_max_version,
-        )
-        server.socket = context.wrap_socket(server.socket, server_side=True)
+        try:
+            context = _server_ssl_context(
+                certfile,
+                keyfile,
+                protocol,
+                client_cafile,
+                client_capath,
+                client_auth_required,
+                tls_min_version,
+                tls_max_version,
+            )
+            server.socket = context.wrap_socket(server.socket, server_side=True)
+        except BaseException:
+            server.server_close()  # the port is free again: a failed start leaves nothing behind
+            raise
     thread = threading.Thread(target=server.serve_forever, name="fastprom-wsgi-server", daemon=True)
     thread.start()
     return server, thread

@@ -11,7 +11,7 @@ import re
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 import prometheus_client
 import prometheus_client.openmetrics.exposition
@@ -23,6 +23,8 @@ from hypothesis import strategies as st
 import fastprom
 import fastprom.openmetrics.exposition
 from fastprom.registry import CollectorRegistry
+
+T = TypeVar("T")
 
 # -- prometheus_client (the oracle) and fastprom, side by side
 
@@ -327,6 +329,19 @@ def call(
 
     asyncio.run(app(scope, receive, send))
     return sent
+
+
+def run_closing(client: Any, main: Callable[[], Awaitable[T]]) -> T:
+    """``asyncio.run(main())`` with a google-genai client, closing the client's async connections
+    before the loop ends (left open, they are leaked as unclosed transports of a closed loop)."""
+
+    async def run() -> T:
+        try:
+            return await main()
+        finally:
+            await client.aio.aclose()
+
+    return asyncio.run(run())
 
 
 def value(registry: CollectorRegistry, name: str, **labels: str) -> float | None:

@@ -107,14 +107,17 @@ def _tracked_type(base: type) -> type:
         return tracked
     with _LEGACY_STREAM_TYPES_LOCK:
         tracked = _LEGACY_STREAM_TYPES.get(base)
-        if tracked is None:
+        if tracked is not None:
+            return tracked
+        new: type[Any]
 
-            def __iter__(self: Any) -> Iterator[Any]:  # noqa: N807
-                return self._fastprom_stream.iterate(super(tracked, self).__iter__())  # type: ignore[arg-type]
+        def __iter__(self: Any) -> Iterator[Any]:  # noqa: N807
+            stream: _Stream = self._fastprom_stream
+            return stream.iterate(super(new, self).__iter__())
 
-            tracked = _LEGACY_STREAM_TYPES[base] = type(
-                base.__name__,
-                (base,),
-                {"__iter__": __iter__, "__qualname__": base.__qualname__, "__module__": base.__module__},
-            )
-        return tracked
+        new = _LEGACY_STREAM_TYPES[base] = type(
+            base.__name__,
+            (base,),
+            {"__iter__": __iter__, "__qualname__": base.__qualname__, "__module__": base.__module__},
+        )
+        return new
