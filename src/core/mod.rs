@@ -7,6 +7,7 @@ pub mod error;
 pub mod fmt;
 pub mod format;
 pub mod handle;
+pub mod http;
 pub mod labels;
 pub mod metric;
 pub mod mmap_ffi;

@@ -10,6 +10,7 @@ mod ffi;
 mod handle;
 mod http;
 mod metrics;
+mod negotiate;
 mod registry;
 mod server;
 mod timers;
@@ -82,5 +83,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(validate_label_name, m)?)?;
     server::register(m)?;
     bound::register(m)?;
+    negotiate::register(m)?;
     Ok(())
 }

@@ -11,14 +11,9 @@ use pyo3::{PyTraverseError, PyVisit};
 use super::cycle::HttpCycle;
 use super::keys::{get_item, str_or_empty, Keys};
 use super::series::{child, HttpSeries, Series};
+use crate::core::http::{method_index, METHODS, OTHER_METHOD};
 use crate::core::metric::{Child, GaugeValue};
 use crate::py::metrics::Gauge;
-
-/// The methods with a label of their own; anything else is `OTHER` (index 9).
-const METHODS: [&str; 10] = [
-    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "OTHER",
-];
-const OTHER_METHOD: u8 = 9;
 
 #[derive(Hash, PartialEq, Eq)]
 struct RouteKey {
@@ -38,15 +33,6 @@ struct KeyRest {
 }
 
 type RouteCache = foldhash::HashMap<RouteKey, (Py<PyAny>, Arc<Series>)>;
-
-/// The index of `method` in [`METHODS`]; `OTHER_METHOD` for any other.
-#[allow(clippy::cast_possible_truncation)] // an index of METHODS fits a u8
-fn method_index(method: &str) -> u8 {
-    METHODS[..OTHER_METHOD as usize]
-        .iter()
-        .position(|m| *m == method)
-        .map_or(OTHER_METHOD, |i| i as u8)
-}
 
 /// Records the requests passing through one `PrometheusMiddleware`.
 #[pyclass(frozen, module = "fastprom._core")]

@@ -1,0 +1,122 @@
+"""The measurement of one call: plain and async calls, sync and async streams."""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+from ._metrics import _CLOSED, _ERROR, _SUCCESS
+from ._recorder import _Series
+from ._usage import _Usage
+
+
+def _call(series: _Series, tier: str | None, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    started = series.start()
+    try:
+        response = fn(*args, **kwargs)
+    except BaseException as exc:
+        series.fail(started, exc)
+        raise
+    series.finish(started, _Usage.of(getattr(response, "usage_metadata", None)), tier)
+    return response
+
+
+async def _acall(series: _Series, tier: str | None, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    started = series.start()
+    try:
+        response = await fn(*args, **kwargs)
+    except BaseException as exc:
+        series.fail(started, exc)
+        raise
+    series.finish(started, _Usage.of(getattr(response, "usage_metadata", None)), tier)
+    return response
+
+
+class _Stream:
+    """The state of one streamed call: first chunk, last usage seen, and a single end."""
+
+    __slots__ = ("series", "started", "tier", "metadata", "seen_chunk", "done", "__weakref__")
+
+    def __init__(self, series: _Series, tier: str | None) -> None:
+        self.series = series
+        self.tier = tier
+        self.started = series.start()
+        self.metadata: Any = None
+        self.seen_chunk = False
+        self.done = False
+
+    def chunk(self, chunk: Any) -> None:
+        if not self.seen_chunk:
+            self.seen_chunk = True
+            self.series.first_chunk(self.started)
+        metadata = getattr(chunk, "usage_metadata", None)
+        if metadata is not None:
+            self.metadata = metadata  # chunks repeat the running usage: keep the last, never sum
+
+    def end(self, outcome: str, exc: BaseException | None = None) -> None:
+        if self.done:
+            return
+        self.done = True
+        if exc is not None:
+            self.series.fail(self.started, exc)
+        else:
+            self.series.finish(self.started, _Usage.of(self.metadata), self.tier, outcome)
+
+    def iterate(self, chunks: Iterator[Any]) -> Iterator[Any]:
+        try:
+            for chunk in chunks:
+                self.chunk(chunk)
+                yield chunk
+        except GeneratorExit:
+            self.end(_CLOSED)
+            raise
+        except BaseException as exc:
+            self.end(_ERROR, exc)
+            raise
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+        self.end(_SUCCESS)
+
+    async def aiterate(self, chunks: AsyncIterator[Any]) -> AsyncIterator[Any]:
+        try:
+            async for chunk in chunks:
+                self.chunk(chunk)
+                yield chunk
+        except GeneratorExit:
+            self.end(_CLOSED)
+            raise
+        except BaseException as exc:
+            self.end(_ERROR, exc)
+            raise
+        finally:
+            aclose = getattr(chunks, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        self.end(_SUCCESS)
+
+
+def _stream(series: _Series, tier: str | None, fn: Callable[..., Iterator[Any]], kwargs: Any) -> Iterator[Any]:
+    """A google-genai sync stream; like the SDK's, nothing starts before the first ``next()``."""
+    call = _Stream(series, tier)
+    try:
+        chunks = fn(**kwargs)
+    except BaseException as exc:
+        call.end(_ERROR, exc)
+        raise
+    yield from call.iterate(chunks)
+
+
+async def _astream(series: _Series, tier: str | None, fn: Callable[..., Any], kwargs: Any) -> AsyncIterator[Any]:
+    """A google-genai async stream, timed from the ``await``; abandoned unread, it counts as closed."""
+    call = _Stream(series, tier)
+    try:
+        chunks = await fn(**kwargs)
+    except BaseException as exc:
+        call.end(_ERROR, exc)
+        raise
+    stream = call.aiterate(chunks)
+    weakref.finalize(stream, call.end, _CLOSED)
+    return stream
