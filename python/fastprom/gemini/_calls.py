@@ -8,7 +8,6 @@ from typing import Any
 
 from ._metrics import _CLOSED, _ERROR, _SUCCESS
 from ._recorder import _Series
-from ._usage import _Usage
 
 
 def _call(series: _Series, tier: str | None, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -18,7 +17,7 @@ def _call(series: _Series, tier: str | None, fn: Callable[..., Any], *args: Any,
     except BaseException as exc:
         series.fail(started, exc)
         raise
-    series.finish(started, _Usage.of(getattr(response, "usage_metadata", None)), tier)
+    series.finish(started, getattr(response, "usage_metadata", None), tier)
     return response
 
 
@@ -29,7 +28,7 @@ async def _acall(series: _Series, tier: str | None, fn: Callable[..., Any], *arg
     except BaseException as exc:
         series.fail(started, exc)
         raise
-    series.finish(started, _Usage.of(getattr(response, "usage_metadata", None)), tier)
+    series.finish(started, getattr(response, "usage_metadata", None), tier)
     return response
 
 
@@ -61,7 +60,7 @@ class _Stream:
         if exc is not None:
             self.series.fail(self.started, exc)
         else:
-            self.series.finish(self.started, _Usage.of(self.metadata), self.tier, outcome)
+            self.series.finish(self.started, self.metadata, self.tier, outcome)
 
     def iterate(self, chunks: Iterator[Any]) -> Iterator[Any]:
         try:

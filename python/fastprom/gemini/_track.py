@@ -11,7 +11,6 @@ from typing import Any, TypeVar
 from ._calls import _acall, _call
 from ._metrics import _GENERATE
 from ._recorder import _Recorder, _Series
-from ._usage import _Usage
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -37,7 +36,7 @@ class _TrackedCall:
         if exc is not None:
             self.series.fail(self.started, exc)
         else:
-            self.series.finish(self.started, _Usage.of(getattr(self.response, "usage_metadata", None)), self.tier)
+            self.series.finish(self.started, getattr(self.response, "usage_metadata", None), self.tier)
 
 
 class GeminiTracker:
