@@ -197,22 +197,27 @@ def median_interval(values: list[float], resamples: int = 2000) -> tuple[float, 
     return medians[int(resamples * 0.025)], medians[int(resamples * 0.975) - 1]
 
 
-def real_path(url: str, pc_gemini: ModuleType, calls: list[str], per_batch: int, rounds: int) -> None:
+def real_path(url: str, pc_gemini: ModuleType, calls: list[str], per_batch: int, rounds: int, fresh: int) -> None:
     print(
         f"\n2. real path: CPU time of the client thread per call (µs), {rounds} rounds of {per_batch} calls "
-        "per client in rotating order; added = median over rounds of (client - bare) in the same round, "
-        "[95 % bootstrap interval]",
+        f"per client in rotating order, fresh clients every {fresh} rounds; added = median over rounds of "
+        "(client - bare) in the same round, [95 % bootstrap interval]",
         flush=True,
     )
     print(f"   {'call':<26}{'bare':>10}" + "".join(f"{name + ' added':>30}" for name in CLIENTS[1:]))
     loop = asyncio.new_event_loop()
     try:
         for call in calls:
-            runs = {name: batch(real_client(name, url, pc_gemini), call, loop) for name in CLIENTS}
-            for run in runs.values():
-                run(max(per_batch // 2, 5))  # warm-up: connections open, caches of series filled
             samples: dict[str, list[float]] = {name: [] for name in CLIENTS}
+            runs: dict[str, Callable[[int], None]] = {}
             for r in range(rounds):
+                if r % fresh == 0:
+                    # One client keeps its luck (where its objects lie in memory, its connection)
+                    # for its whole life, worth tens of µs per call either way: fresh clients
+                    # every few rounds turn that bias into noise that the median absorbs.
+                    runs = {name: batch(real_client(name, url, pc_gemini), call, loop) for name in CLIENTS}
+                    for run in runs.values():
+                        run(5)  # warm-up: connection open, series made
                 order = CLIENTS[r % len(CLIENTS) :] + CLIENTS[: r % len(CLIENTS)]
                 for name in order:
                     started = time.thread_time()
@@ -327,7 +332,8 @@ def fake_server() -> tuple[subprocess.Popen[str], str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="fewer calls and rounds, for a smoke run")
-    parser.add_argument("--rounds", type=int, help="real-path rounds (default 60, 8 with --quick)")
+    parser.add_argument("--rounds", type=int, help="real-path rounds (default 240, 12 with --quick)")
+    parser.add_argument("--fresh", type=int, default=4, help="real-path rounds between fresh clients (default 4)")
     parser.add_argument("--calls", nargs="+", choices=CALLS, default=list(CALLS), help="call kinds on the real path")
     parser.add_argument(
         "--instructions", action="store_true", help="only count instructions per real-path call under valgrind"
@@ -339,7 +345,7 @@ def main() -> None:
         child(name, call, int(calls), url)
         return
     isolated_calls, isolated_rounds = (2_000, 3) if args.quick else (20_000, 9)
-    per_batch, rounds = (10, args.rounds or 8) if args.quick else (20, args.rounds or 200)
+    per_batch, rounds = (10, args.rounds or 12) if args.quick else (20, args.rounds or 240)
 
     server, url = fake_server()
     try:
@@ -357,7 +363,7 @@ def main() -> None:
         }
         with FakeGemini() as stub_server:  # in process: the stubs only fetch one response from it
             isolated(stub_server.url, libraries, isolated_calls, isolated_rounds)
-        real_path(url, pc_gemini, args.calls, per_batch, rounds)
+        real_path(url, pc_gemini, args.calls, per_batch, rounds, args.fresh)
     finally:
         server.terminate()
         server.wait(timeout=10)
