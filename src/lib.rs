@@ -12,6 +12,12 @@ mod py;
 #[cfg(feature = "python")]
 use pyo3::prelude::*;
 
+// `gil_used = false`: a free-threaded interpreter (3.13t) may run this module without
+// re-enabling the GIL. Its state is atomics, locks and `PyOnceLock`s, and the Python package's
+// shared state (the families caches, gemini's and agents' caches) is locked or idempotent;
+// tests/python/test_concurrency.py hammers both from threads switching every microsecond.
+// It has never run on a free-threaded interpreter: none can be installed where this project
+// is built and tested so far.
 #[cfg(feature = "python")]
 #[pymodule(gil_used = false)]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -281,3 +281,16 @@ class ReceiveAwait:
     def send(self, value: Any) -> Any: ...
     def throw(self, *args: Any) -> Any: ...
     def close(self) -> None: ...
+
+# /metrics content negotiation and HTTP vocabulary (src/py/negotiate.rs)
+
+HTTP_METHODS: tuple[str, ...]
+"""The methods with a label of their own, in ``HttpRecorder``'s order; ``"OTHER"`` last."""
+METRICS_ALLOW: str
+"""The ``Allow`` header of a metrics endpoint."""
+
+def negotiate(accept: str) -> tuple[bool, str, int, str]:
+    """``(openmetrics, escaping, version_major, content_type)`` for an ``Accept`` header."""
+
+def gzip_accepted(accept_encoding: str) -> bool: ...
+def method_not_allowed(method: str) -> str: ...

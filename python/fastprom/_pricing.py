@@ -20,6 +20,7 @@ import dataclasses
 import json
 import math
 import os
+import threading
 from collections.abc import Mapping
 from importlib import resources
 from typing import Any, Union
@@ -192,11 +193,15 @@ def load_price_table(source: PriceSource) -> PriceTable:
 
 
 _DEFAULT: list[PriceTable] = []
+_DEFAULT_LOCK = threading.Lock()
 
 
 def _default_table() -> PriceTable:
+    """The shipped table, loaded once (one instance, whatever the threads)."""
     if not _DEFAULT:
-        _DEFAULT.append(PriceTable.default())
+        with _DEFAULT_LOCK:
+            if not _DEFAULT:
+                _DEFAULT.append(PriceTable.default())
     return _DEFAULT[0]
 
 

@@ -19,9 +19,7 @@ from urllib.error import HTTPError
 from urllib.parse import quote_plus, urlsplit
 from urllib.request import BaseHandler, HTTPHandler, HTTPRedirectHandler, HTTPSHandler, Request, build_opener
 
-# The module, not its names: fastprom.exposition re-exports this module, so names are looked up at
-# call time to keep the import order free.
-from . import exposition
+from ._render import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 from .registry import REGISTRY, CollectorRegistry
 
 __all__ = [
@@ -213,13 +211,13 @@ def _use_gateway(
         )
     )
     url = f"{gateway.rstrip('/')}/metrics{path}"
-    headers: Headers = [("Content-Type", exposition.CONTENT_TYPE_PLAIN_0_0_4)]
+    headers: Headers = [("Content-Type", CONTENT_TYPE_PLAIN_0_0_4)]
     data = b""
     if method == "DELETE":
         if compression is not None:
             raise ValueError("compression cannot be used with DELETE: there is no body to compress")
     else:
-        data = exposition.generate_latest(REGISTRY if registry is None else registry)
+        data = generate_latest(REGISTRY if registry is None else registry)
         if compression is not None:
             data = _compress(data, compression)
             headers.append(("Content-Encoding", compression.lower()))

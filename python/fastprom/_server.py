@@ -13,6 +13,8 @@ import ssl
 from typing import Any, Callable, Tuple
 
 from . import _core
+from ._render import generate_latest
+from .openmetrics.exposition import generate_latest as generate_openmetrics
 from .registry import REGISTRY, Collector
 
 __all__ = ("start_http_server",)
@@ -60,11 +62,8 @@ def start_http_server(
     return server, thread
 
 
-def _renderer(registry: Collector) -> Callable[[bool, str, int, list | None], bytes]:
-    from .exposition import generate_latest
-    from .openmetrics.exposition import generate_latest as generate_openmetrics
-
-    def render(openmetrics: bool, escaping: str, version_major: int, names: list | None) -> bytes:
+def _renderer(registry: Collector) -> Callable[[bool, str, int, list[str] | None], bytes]:
+    def render(openmetrics: bool, escaping: str, version_major: int, names: list[str] | None) -> bytes:
         target = registry if names is None else registry.restricted_registry(names)  # type: ignore[attr-defined]
         if openmetrics:
             return generate_openmetrics(target, escaping=escaping, version=f"{version_major}.0.0")

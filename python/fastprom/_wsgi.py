@@ -15,16 +15,15 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-# The module, not its names: fastprom.exposition re-exports this module, so names are looked up at
-# call time to keep the import order free.
-from . import exposition
+from ._core import METRICS_ALLOW, method_not_allowed
+from ._render import _bake_output
 from .registry import REGISTRY, CollectorRegistry
 
 __all__ = ["MetricsHandler", "ThreadingWSGIServer", "make_wsgi_app", "start_wsgi_server"]
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
-_ALLOW = [("Allow", "OPTIONS,GET")]
+_ALLOW = [("Allow", METRICS_ALLOW)]
 
 
 def make_wsgi_app(registry: CollectorRegistry = REGISTRY, disable_compression: bool = False) -> WSGIApp:
@@ -41,11 +40,11 @@ def make_wsgi_app(registry: CollectorRegistry = REGISTRY, disable_compression: b
             status, headers, body = "200 OK", _ALLOW, b""
         elif method != "GET":
             status = "405 Method Not Allowed"
-            headers, body = _ALLOW, f"# HTTP {status}: {method}; use OPTIONS or GET\n".encode()
+            headers, body = _ALLOW, method_not_allowed(method).encode()
         elif environ.get("PATH_INFO") == "/favicon.ico":
             status, headers, body = "200 OK", [], b""
         else:
-            status, headers, body = exposition._bake_output(
+            status, headers, body = _bake_output(
                 registry,
                 environ.get("HTTP_ACCEPT"),
                 environ.get("HTTP_ACCEPT_ENCODING"),
@@ -131,17 +130,21 @@ def start_wsgi_server(
         bind_addr, port, make_wsgi_app(registry), server_class, handler_class=_SilentHandler
     )
     if certfile and keyfile:
-        context = _server_ssl_context(
-            certfile,
-            keyfile,
-            protocol,
-            client_cafile,
-            client_capath,
-            client_auth_required,
-            tls_min_version,
-            tls_max_version,
-        )
-        server.socket = context.wrap_socket(server.socket, server_side=True)
+        try:
+            context = _server_ssl_context(
+                certfile,
+                keyfile,
+                protocol,
+                client_cafile,
+                client_capath,
+                client_auth_required,
+                tls_min_version,
+                tls_max_version,
+            )
+            server.socket = context.wrap_socket(server.socket, server_side=True)
+        except BaseException:
+            server.server_close()  # the port is free again: a failed start leaves nothing behind
+            raise
     thread = threading.Thread(target=server.serve_forever, name="fastprom-wsgi-server", daemon=True)
     thread.start()
     return server, thread
@@ -153,7 +156,7 @@ class MetricsHandler(BaseHTTPRequestHandler):
     registry: CollectorRegistry = REGISTRY
 
     def do_GET(self) -> None:
-        status, headers, body = exposition._bake_output(
+        status, headers, body = _bake_output(
             self.registry,
             self.headers.get("Accept"),
             self.headers.get("Accept-Encoding"),

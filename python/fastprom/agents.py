@@ -21,13 +21,13 @@ values: keep them to a fixed set in code, never derived from user input.
 
 from __future__ import annotations
 
-import functools
-import inspect
 import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from fastprom._families import PerRegistry
+from fastprom._wrap import measured
 from fastprom.metrics import Counter, Gauge, Histogram
 from fastprom.registry import REGISTRY, CollectorRegistry
 
@@ -105,16 +105,11 @@ class _Families:
         )
 
 
-_FAMILIES: dict[tuple[int, str], tuple[CollectorRegistry | None, _Families]] = {}
-_FAMILIES_LOCK = threading.Lock()
+_FAMILIES: PerRegistry[_Families] = PerRegistry()
 
 
 def _families(registry: CollectorRegistry | None, namespace: str) -> _Families:
-    with _FAMILIES_LOCK:
-        entry = _FAMILIES.get((id(registry), namespace))
-        if entry is None:
-            entry = _FAMILIES[(id(registry), namespace)] = (registry, _Families(registry, namespace))
-    return entry[1]
+    return _FAMILIES.get(registry, namespace, lambda: _Families(registry, namespace))
 
 
 class _Timed:
@@ -131,7 +126,7 @@ class _Timed:
             self._active.inc()
         return time.perf_counter()
 
-    def _end(self, started: float, exc: BaseException | None) -> None:
+    def _end(self, started: float, exc: BaseException | None, result: Any = None) -> None:
         elapsed = time.perf_counter() - started
         if self._active is not None:
             self._active.dec()
@@ -147,33 +142,7 @@ class _Timed:
         self._end(self._starts.pop(), exc)
 
     def __call__(self, fn: F) -> F:
-        if inspect.iscoroutinefunction(fn):
-
-            @functools.wraps(fn)
-            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                started = self._start()
-                try:
-                    result = await fn(*args, **kwargs)
-                except BaseException as exc:
-                    self._end(started, exc)
-                    raise
-                self._end(started, None)
-                return result
-
-            return async_wrapper  # type: ignore[return-value]
-
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            started = self._start()
-            try:
-                result = fn(*args, **kwargs)
-            except BaseException as exc:
-                self._end(started, exc)
-                raise
-            self._end(started, None)
-            return result
-
-        return wrapper  # type: ignore[return-value]
+        return measured(fn, self._start, self._end)
 
 
 class AgentMetrics:
@@ -188,6 +157,7 @@ class AgentMetrics:
         self.name = name
         self._m = _families(registry, namespace)
         self._breakers: dict[str, int] = {}
+        self._breakers_lock = threading.Lock()  # a state change and its trip count are one step
 
     def task(self) -> _Timed:
         """Time one agent task (an invocation of the agent): ``with agent.task():`` or ``@agent.task()``."""
@@ -212,10 +182,13 @@ class AgentMetrics:
         if state not in BREAKER_STATES:
             raise ValueError(f"breaker state must be one of {sorted(BREAKER_STATES)}, got {state!r}")
         value = BREAKER_STATES[state]
-        if value == BREAKER_STATES["open"] and self._breakers.get(_name("breaker", breaker)) != value:
-            self._m.breaker_trips.labels(self.name, breaker).inc()
-        self._breakers[breaker] = value
-        self._m.breaker_state.labels(self.name, breaker).set(value)
+        breaker = _name("breaker", breaker)
+        with self._breakers_lock:
+            tripped = value == BREAKER_STATES["open"] and self._breakers.get(breaker) != value
+            self._breakers[breaker] = value
+            if tripped:
+                self._m.breaker_trips.labels(self.name, breaker).inc()
+            self._m.breaker_state.labels(self.name, breaker).set(value)
 
     def cache_lookup(self, cache: str, hit: bool) -> None:
         """Count one lookup in ``cache``, as a hit or a miss."""

@@ -12,9 +12,9 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMappi
 from typing import Any
 from urllib.parse import parse_qs
 
-# The module, not its names: fastprom.exposition may re-export this module.
-from . import exposition
-from ._core import HttpRecorder, HttpSeries
+from ._core import HTTP_METHODS, HttpRecorder, HttpSeries
+from ._families import PerRegistry
+from ._render import _bake_output
 from .metrics import Counter, Gauge, Histogram, Summary
 from .registry import REGISTRY, CollectorRegistry
 
@@ -29,8 +29,6 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 UNMATCHED_ROUTE = "<unmatched>"
 """Route label of requests that no route of the application matched (404s, scans)."""
 
-# The order HttpRecorder expects: the nine standard methods, then OTHER for everything else.
-_METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "OTHER")
 _OWN_LABELS = frozenset(("method", "route", "status"))
 
 
@@ -60,7 +58,7 @@ class _MetricsApp:
             elif name == b"accept-encoding":
                 accept_encoding.append(value.decode("latin-1"))
         params = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-        status, headers, body = exposition._bake_output(
+        status, headers, body = _bake_output(
             self.registry, ",".join(accept), ",".join(accept_encoding), params, self.disable_compression
         )
         await send(
@@ -144,20 +142,16 @@ class _Metrics:
 
 
 # Metric families already registered, shared by every middleware built with the same registry and
-# options: an app factory called once per test, or two apps in one process, must not fail with
-# "Duplicated timeseries". Keyed by id(registry); the registry is kept to make the id unambiguous.
-_SHARED_METRICS: dict[tuple[Any, ...], tuple[CollectorRegistry, _Metrics]] = {}
+# options (see fastprom._families).
+_SHARED_METRICS: PerRegistry[_Metrics] = PerRegistry()
 
 
 def _shared_metrics(
     registry: CollectorRegistry, namespace: str, buckets: tuple[float, ...], label_names: tuple[str, ...]
 ) -> _Metrics:
-    key = (id(registry), namespace, buckets, label_names)
-    entry = _SHARED_METRICS.get(key)
-    if entry is None or entry[0] is not registry:
-        entry = (registry, _Metrics(registry, namespace, buckets, label_names))
-        _SHARED_METRICS[key] = entry
-    return entry[1]
+    return _SHARED_METRICS.get(
+        registry, (namespace, buckets, label_names), lambda: _Metrics(registry, namespace, buckets, label_names)
+    )
 
 
 class PrometheusMiddleware:
@@ -228,7 +222,7 @@ class PrometheusMiddleware:
         # the app ends without finishing its response.
         self._start = HttpRecorder(
             list(excluded_paths),
-            [in_progress.labels(method) for method in _METHODS],
+            [in_progress.labels(method) for method in HTTP_METHODS],
             list(extra_labels.values()),
             self._make_series,
         ).start

@@ -1,20 +1,18 @@
-"""Timer, InprogressTracker and ExceptionCounter, and the decorator machinery they share.
+"""Timer, InprogressTracker and ExceptionCounter, and how they decorate functions.
 
 As decorators they keep the wrapped function's name, docstring, ``__wrapped__`` and
 signature, and its kind: an ``async def`` stays a coroutine function and is measured
 while it is awaited; generator and async-generator functions are measured over the whole
-iteration (until exhausted, closed or abandoned).
+iteration (until exhausted, closed or abandoned). The machinery is :func:`fastprom._wrap.measured`.
 """
 
 from __future__ import annotations
 
-import functools
-import inspect
-from contextlib import AbstractContextManager, contextmanager
 from time import perf_counter
-from typing import Any, AsyncIterator, Callable, Iterator, TypeVar
+from typing import Any, Callable, TypeVar
 
 from ._core import ExceptionCounter, InprogressTracker, Timer
+from ._wrap import measured
 
 __all__ = ["ExceptionCounter", "InprogressTracker", "Timer"]
 
@@ -23,36 +21,26 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def _decorate(func: F, cm: Any) -> F:
     """Wrap ``func`` so that each call (or iteration) runs inside ``cm``'s measurement."""
-    if not callable(func):
-        raise TypeError(f"can only decorate a callable, not {type(func).__name__}")
-    scope = _timed(cm._observe) if isinstance(cm, Timer) else (lambda: cm)
-    if inspect.isasyncgenfunction(func):
-        wrapper = _wrap_async_gen(func, scope)
-    elif inspect.iscoroutinefunction(func):
-        wrapper = _wrap_coroutine(func, scope)
-    elif inspect.isgeneratorfunction(func):
-        wrapper = _wrap_generator(func, scope)
-    elif isinstance(cm, Timer):
-        wrapper = _wrap_timed_call(func, cm._observe)
-    else:
-        wrapper = _wrap_call(func, cm)
-    return functools.wraps(func)(wrapper)  # type: ignore[return-value]
+    if isinstance(cm, Timer):
+        observe: Callable[[float], None] = cm._observe
+
+        def observe_elapsed(started: float, exc: BaseException | None, result: Any) -> None:
+            observe(perf_counter() - started)
+
+        return measured(func, perf_counter, observe_elapsed, plain=lambda f: _timed_call(f, observe))
+    enter, leave = cm.__enter__, cm.__exit__
+
+    def exit_(state: Any, exc: BaseException | None, result: Any) -> None:
+        if exc is None:
+            leave(None, None, None)
+        else:
+            leave(type(exc), exc, exc.__traceback__)
+
+    return measured(func, enter, exit_, plain=lambda f: _call_within(f, cm))
 
 
-def _timed(observe: Callable[[float], None]) -> Callable[[], AbstractContextManager[None]]:
-    @contextmanager
-    def scope() -> Iterator[None]:
-        start = perf_counter()
-        try:
-            yield
-        finally:
-            observe(perf_counter() - start)
-
-    return scope
-
-
-def _wrap_timed_call(func: Callable[..., Any], observe: Callable[[float], None]) -> Callable[..., Any]:
-    # The hot path of `@h.time()`: no context-manager object per call.
+def _timed_call(func: Callable[..., Any], observe: Callable[[float], None]) -> Callable[..., Any]:
+    # The hot path of `@h.time()`: no Python call but the function's own.
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         start = perf_counter()
         try:
@@ -63,49 +51,10 @@ def _wrap_timed_call(func: Callable[..., Any], observe: Callable[[float], None])
     return wrapper
 
 
-def _wrap_call(func: Callable[..., Any], cm: AbstractContextManager[Any]) -> Callable[..., Any]:
+def _call_within(func: Callable[..., Any], cm: Any) -> Callable[..., Any]:
+    # The hot path of `@g.track_inprogress()` and `@c.count_exceptions()`: the native context manager.
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         with cm:
             return func(*args, **kwargs)
-
-    return wrapper
-
-
-def _wrap_coroutine(func: Callable[..., Any], scope: Callable[[], AbstractContextManager[Any]]) -> Callable[..., Any]:
-    async def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with scope():
-            return await func(*args, **kwargs)
-
-    return wrapper
-
-
-def _wrap_generator(func: Callable[..., Any], scope: Callable[[], AbstractContextManager[Any]]) -> Callable[..., Any]:
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with scope():
-            return (yield from func(*args, **kwargs))
-
-    return wrapper
-
-
-def _wrap_async_gen(
-    func: Callable[..., Any], scope: Callable[[], AbstractContextManager[Any]]
-) -> Callable[..., AsyncIterator[Any]]:
-    async def wrapper(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
-        with scope():
-            agen = func(*args, **kwargs)
-            try:
-                item = await agen.__anext__()
-                while True:
-                    try:
-                        sent = yield item
-                    except GeneratorExit:
-                        await agen.aclose()
-                        raise
-                    except BaseException as exc:  # thrown into us: forward to the wrapped generator
-                        item = await agen.athrow(exc)
-                    else:
-                        item = await agen.asend(sent)
-            except StopAsyncIteration:
-                return
 
     return wrapper

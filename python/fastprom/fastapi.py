@@ -41,7 +41,7 @@ def instrument(
         excluded_paths = () if metrics_path is None else (metrics_path,)
     add_middleware(PrometheusMiddleware, registry=registry, excluded_paths=tuple(excluded_paths), **options)
     if metrics_path is not None:
-        app.add_route(  # type: ignore[attr-defined]
+        app.add_route(
             metrics_path,
             make_asgi_app(registry, disable_compression),
             methods=["GET"],

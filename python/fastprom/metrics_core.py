@@ -216,7 +216,7 @@ class HistogramMetricFamily(_Family):
         self,
         name: str,
         documentation: str,
-        buckets: Optional[Sequence[Sequence]] = None,
+        buckets: Optional[Sequence[Sequence[Any]]] = None,
         sum_value: Optional[float] = None,
         labels: Optional[Sequence[str]] = None,
         unit: str = "",
@@ -231,7 +231,7 @@ class HistogramMetricFamily(_Family):
     def add_metric(
         self,
         labels: Sequence[str],
-        buckets: Sequence[Sequence],
+        buckets: Sequence[Sequence[Any]],
         sum_value: Optional[float],
         timestamp: _Ts = None,
     ) -> None:

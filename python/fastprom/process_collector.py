@@ -74,7 +74,8 @@ class ProcessCollector:
     def collect(self) -> Iterable[Metric]:
         native = getattr(self, "__fastprom_collector__", None)
         if native is not None:
-            return native.collect()
+            families: Iterable[Metric] = native.collect()
+            return families
         if not self._btime:
             return []
         piddir = os.path.join(self._proc, str(self._pid()).strip())

@@ -147,7 +147,9 @@ class CollectorRegistry:
                     return s.value
         return None
 
-    def _render(self, openmetrics: bool, escaping: str, version_major: int = 1, names=None) -> bytes:
+    def _render(
+        self, openmetrics: bool, escaping: str, version_major: int = 1, names: Optional[list[str]] = None
+    ) -> bytes:
         return self._core.render(openmetrics, escaping, version_major, names)
 
 

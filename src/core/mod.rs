@@ -6,6 +6,7 @@ pub mod encode;
 pub mod error;
 pub mod fmt;
 pub mod format;
+pub mod http;
 pub mod labels;
 pub mod metric;
 pub mod model;

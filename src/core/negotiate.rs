@@ -3,7 +3,9 @@
 //! `name[]` values restrict the output.
 //!
 //! Header values and the query are taken as Python's HTTP servers see them: bytes decoded as
-//! Latin-1, so every `char` here is below U+0100 and the whitespace rules are `str.strip()`'s.
+//! Latin-1. The whitespace rules are `str.strip()`'s for any text; versions are read as `int()`
+//! reads ASCII digits (Python would also read other Unicode decimal digits, which a header
+//! decoded from Latin-1 cannot hold).
 
 use std::fmt;
 
@@ -153,9 +155,9 @@ fn py_int(s: &str) -> Option<i64> {
     Some(if negative { -n } else { n })
 }
 
-/// `str.strip()` for Latin-1 text.
+/// `str.strip()`: Python's whitespace is Unicode's `White_Space` plus U+001C..U+001F.
 fn py_strip(s: &str) -> &str {
-    s.trim_matches(|c| matches!(c, '\t'..='\r' | '\x1c'..='\x1f' | ' ' | '\u{85}' | '\u{a0}'))
+    s.trim_matches(|c: char| c.is_whitespace() || matches!(c, '\x1c'..='\x1f'))
 }
 
 /// `urllib.parse.unquote_plus`: runs of ASCII are percent-decoded to bytes and read as UTF-8
@@ -310,6 +312,12 @@ mod tests {
             negotiate("\u{a0}application/openmetrics-text\u{a0}; version=1.0.0").1,
             "application/openmetrics-text; version=1.0.0; charset=utf-8; escaping=underscores"
         );
+        // Python's whitespace beyond Latin-1 (U+3000, U+2028) and U+001C..U+001F.
+        assert_eq!(
+            negotiate("\u{3000}text/plain\u{2028}; version=1.0.0\u{1f}").1,
+            "text/plain; version=1.0.0; charset=utf-8; escaping=underscores"
+        );
+        assert!(gzip_accepted("\u{2003}gzip\u{1c}"));
     }
 
     #[test]

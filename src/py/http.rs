@@ -26,6 +26,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
 use pyo3::{intern, PyTraverseError, PyVisit};
 
+use crate::core::http::{method_index, METHODS, OTHER_METHOD};
 use crate::core::metric::{Child, CounterValue, Family, GaugeValue, HistogramValue, SummaryValue};
 use crate::py::metrics::{Counter, Gauge, Histogram, Summary};
 use crate::py::util::python_attr;
@@ -111,11 +112,6 @@ impl HttpSeries {
 // ---------------------------------------------------------------------------------------
 // The recorder: one per middleware
 
-/// The methods with a label of their own; anything else is `OTHER` (index 9).
-const METHODS: [&str; 10] = [
-    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "OTHER",
-];
-const OTHER_METHOD: u8 = 9;
 /// nginx's "client closed request": the client left before the response ended.
 const CLIENT_CLOSED: u16 = 499;
 
@@ -185,13 +181,6 @@ fn str_or_empty<'a>(value: Option<&'a Bound<'_, PyAny>>) -> PyResult<&'a str> {
         },
         None => Ok(""),
     }
-}
-
-fn method_index(method: &str) -> u8 {
-    METHODS[..OTHER_METHOD as usize]
-        .iter()
-        .position(|m| *m == method)
-        .map_or(OTHER_METHOD, |i| i as u8)
 }
 
 static CANCELLED_ERROR: PyOnceLock<Py<PyAny>> = PyOnceLock::new();

@@ -7,6 +7,7 @@ mod convert;
 mod errors;
 mod http;
 mod metrics;
+mod negotiate;
 mod registry;
 mod server;
 mod timers;
@@ -78,5 +79,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(validate_metric_name, m)?)?;
     m.add_function(wrap_pyfunction!(validate_label_name, m)?)?;
     server::register(m)?;
+    negotiate::register(m)?;
     Ok(())
 }

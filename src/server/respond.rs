@@ -16,9 +16,8 @@ use hyper::http::HeaderMap;
 use hyper::{Method, Request, Response, StatusCode};
 
 use super::MetricsSource;
+use crate::core::http::{method_not_allowed_body, METRICS_ALLOW};
 use crate::core::negotiate::{choose_encoder, gzip_accepted, query_names};
-
-const ALLOWED: &str = "OPTIONS,GET";
 
 pub(super) async fn respond<B>(
     request: Request<B>,
@@ -26,10 +25,10 @@ pub(super) async fn respond<B>(
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let method = request.method();
     let response = if method == Method::OPTIONS {
-        plain(StatusCode::OK, Bytes::new()).with(ALLOW, ALLOWED)
+        plain(StatusCode::OK, Bytes::new()).with(ALLOW, METRICS_ALLOW)
     } else if method != Method::GET && method != Method::HEAD {
-        let body = format!("# HTTP 405 Method Not Allowed: {method}; use OPTIONS or GET\n");
-        plain(StatusCode::METHOD_NOT_ALLOWED, body.into()).with(ALLOW, ALLOWED)
+        let body = method_not_allowed_body(method.as_str());
+        plain(StatusCode::METHOD_NOT_ALLOWED, body.into()).with(ALLOW, METRICS_ALLOW)
     } else if request.uri().path() == "/favicon.ico" {
         plain(StatusCode::OK, Bytes::new())
     } else {

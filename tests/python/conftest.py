@@ -8,64 +8,16 @@ libraries and the bytes compare exactly.
 
 from __future__ import annotations
 
-import importlib
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from types import ModuleType
-from typing import Any, Callable
+from typing import Callable
 
-import prometheus_client
-import prometheus_client.openmetrics.exposition
-import prometheus_client.openmetrics.parser
-import prometheus_client.parser
 import pytest
+from _helpers import FIXED_TIME, FP, PC, Lib, assert_same_output
 
 import fastprom
 import fastprom.openmetrics.exposition
 from fastprom.testing import FakeGemini
-
-FIXED_TIME = 123.456
-
-
-@dataclass(frozen=True)
-class Lib:
-    """One of the two libraries, with the modules a scenario needs."""
-
-    name: str
-    top: ModuleType
-
-    def __getattr__(self, attr: str) -> Any:
-        return getattr(self.top, attr)
-
-    def module(self, path: str) -> ModuleType:
-        return importlib.import_module(f"{self.name}.{path}")
-
-    @property
-    def core(self) -> ModuleType:
-        return self.module("core")
-
-    @property
-    def om(self) -> ModuleType:
-        return self.module("openmetrics.exposition")
-
-    @property
-    def exposition(self) -> ModuleType:
-        return self.module("exposition")
-
-    @property
-    def validation(self) -> ModuleType:
-        return self.module("validation")
-
-    def text(self, registry: Any, **kw: Any) -> bytes:
-        return self.top.generate_latest(registry, **kw)
-
-    def openmetrics(self, registry: Any, **kw: Any) -> bytes:
-        return self.om.generate_latest(registry, **kw)
-
-
-PC = Lib("prometheus_client", prometheus_client)
-FP = Lib("fastprom", fastprom)
 
 
 @pytest.fixture
@@ -91,48 +43,6 @@ def fixed_time(monkeypatch: pytest.MonkeyPatch) -> float:
     _reset_globals()
     yield FIXED_TIME
     _reset_globals()
-
-
-def parsed(data: bytes, openmetrics: bool) -> str:
-    """prometheus_client's parse of an exposition, as a comparable string (NaN-safe)."""
-    parser = prometheus_client.openmetrics.parser if openmetrics else prometheus_client.parser
-    return repr(list(parser.text_string_to_metric_families(data.decode("utf-8"))))
-
-
-def assert_parses_alike(expected: bytes, actual: bytes, openmetrics: bool) -> None:
-    """``actual`` parses to the same families as ``expected`` (or fails the same way)."""
-    try:
-        want: Any = parsed(expected, openmetrics)
-    except Exception as exc:  # the oracle's own output may be unparseable (e.g. NaN bucket counts)
-        want = type(exc)
-    try:
-        got: Any = parsed(actual, openmetrics)
-    except Exception as exc:
-        got = type(exc)
-    assert got == want
-
-
-def outputs(lib: Lib, registry: Any, escaping: str | None = None) -> tuple[bytes, bytes]:
-    kw = {} if escaping is None else {"escaping": escaping}
-    return lib.text(registry, **kw), lib.openmetrics(registry, **kw)
-
-
-def assert_same_output(
-    scenario: Callable[[Lib], Any], escaping: str | None = None, parse: bool = True
-) -> tuple[bytes, bytes]:
-    """Run ``scenario`` against both libraries; text and OpenMetrics bytes must be equal.
-
-    ``scenario(lib)`` builds and returns something with ``collect()`` (usually a registry).
-    Returns fastprom's (text, openmetrics) output.
-    """
-    want = outputs(PC, scenario(PC), escaping)
-    got = outputs(FP, scenario(FP), escaping)
-    assert got[0].decode() == want[0].decode()
-    assert got[1].decode() == want[1].decode()
-    if parse:
-        assert_parses_alike(want[0], got[0], openmetrics=False)
-        assert_parses_alike(want[1], got[1], openmetrics=True)
-    return got
 
 
 @pytest.fixture

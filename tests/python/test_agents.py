@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+import fastprom
 from fastprom.agents import AgentMetrics
 from fastprom.registry import CollectorRegistry
 
@@ -67,6 +70,40 @@ def test_task_step_and_tool(registry: CollectorRegistry) -> None:
     assert fetched is not None and 0.01 <= fetched < 1
 
 
+def test_generator_tools_are_timed_over_their_iteration(registry: CollectorRegistry) -> None:
+    agent = AgentMetrics("streamer", registry=registry)
+    a = {"gen_ai_agent_name": "streamer", "error_type": ""}
+
+    @agent.tool("chunks")
+    def chunks() -> Iterator[int]:
+        yield 1
+        time.sleep(0.02)
+        yield 2
+
+    @agent.tool("achunks")
+    async def achunks() -> AsyncIterator[int]:
+        yield 1
+        await asyncio.sleep(0.02)
+        raise LookupError("gone")
+
+    async def consume() -> list[int]:
+        got = []
+        with pytest.raises(LookupError):
+            async for item in achunks():
+                got.append(item)
+        return got
+
+    get = registry.get_sample_value
+    gen = chunks()
+    assert get("gen_ai_execute_tool_duration_seconds_count", {**a, "gen_ai_tool_name": "chunks"}) is None
+    assert list(gen) == [1, 2]
+    assert asyncio.run(consume()) == [1]
+    assert get("gen_ai_execute_tool_duration_seconds_sum", {**a, "gen_ai_tool_name": "chunks"}) >= 0.02
+    errors = {**a, "gen_ai_tool_name": "achunks", "error_type": "LookupError"}
+    assert get("gen_ai_execute_tool_duration_seconds_sum", errors) >= 0.02
+    assert get("gen_ai_agent_tool_calls_total", {**errors, "outcome": "error"}) == 1
+
+
 def test_task_in_progress_and_async_task(registry: CollectorRegistry) -> None:
     agent = AgentMetrics("worker", registry=registry)
     other = AgentMetrics("other", registry=registry)  # shares the families
@@ -111,5 +148,8 @@ def test_bad_input(registry: CollectorRegistry) -> None:
         AgentMetrics("", registry=registry)
     with pytest.raises(ValueError, match="breaker state"):
         agent.set_breaker_state("b", "broken")
+    with pytest.raises(ValueError, match="breaker name"):
+        agent.set_breaker_state("", "closed")
+    assert "breaker_state{" not in fastprom.generate_latest(registry).decode()
     with pytest.raises(ValueError, match="tool name"):
         agent.tool("")

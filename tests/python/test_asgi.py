@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import gzip
 import random
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from _helpers import Message, call, http_scope, value
 from _servers import binary, promtool_check
 from fastapi import APIRouter, FastAPI
 from starlette.applications import Starlette
@@ -18,58 +18,6 @@ from starlette.routing import Mount, Route
 from fastprom.asgi import UNMATCHED_ROUTE, PrometheusMiddleware, make_asgi_app
 from fastprom.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 from fastprom.registry import CollectorRegistry
-
-Message = dict[str, Any]
-
-
-def http_scope(
-    path: str,
-    method: str = "GET",
-    headers: list[tuple[bytes, bytes]] | None = None,
-    query: bytes = b"",
-    root_path: str = "",
-) -> dict[str, Any]:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.3"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": root_path + path,
-        "raw_path": path.encode(),
-        "query_string": query,
-        "root_path": root_path,
-        "headers": headers or [],
-        "client": ("127.0.0.1", 40000),
-        "server": ("127.0.0.1", 8000),
-    }
-
-
-def call(
-    app: Callable[..., Awaitable[None]],
-    scope: dict[str, Any],
-    body: list[bytes] | None = None,
-) -> list[Message]:
-    """Run one request through ``app``; the messages it sent."""
-    chunks = list(body or [b""])
-    sent: list[Message] = []
-
-    async def receive() -> Message:
-        if chunks:
-            chunk = chunks.pop(0)
-            return {"type": "http.request", "body": chunk, "more_body": bool(chunks)}
-        await asyncio.sleep(3600)
-        raise AssertionError("unreachable")
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    asyncio.run(app(scope, receive, send))
-    return sent
-
-
-def value(registry: CollectorRegistry, name: str, **labels: str) -> float | None:
-    return registry.get_sample_value(name, labels)
 
 
 def fastapi_app(registry: CollectorRegistry, **options: Any) -> FastAPI:

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 import uvicorn
-from test_asgi import Message, http_scope, value
+from _helpers import Message, http_scope, value
 
 from fastprom.asgi import UNMATCHED_ROUTE, PrometheusMiddleware
 from fastprom.registry import CollectorRegistry

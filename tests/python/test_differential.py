@@ -11,38 +11,21 @@ import math
 import sys
 
 import pytest
-from conftest import FP, PC, Lib, assert_parses_alike, assert_same_output, outputs
+from _helpers import (
+    FP,
+    PC,
+    Lib,
+    assert_parses_alike,
+    assert_same_output,
+    custom_families,
+    everything,
+    outputs,
+    utf8_names,
+)
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-
-
-def everything(lib: Lib):
-    reg = lib.CollectorRegistry()
-    c = lib.Counter("requests_total", "Total requests.", ["method"], registry=reg)
-    c.labels("get").inc()
-    c.labels(method="post").inc(2.5)
-    lib.Counter("plain", 'No labels "quoted" \\ back\nnewline', registry=reg).inc()
-    g = lib.Gauge("temp", "Temp", ["loc"], unit="celsius", registry=reg)
-    for loc, v in [
-        ('a\\b"c\nd', 1e-5),
-        ("big", 1e21),
-        ("int", 12345678901234567890),
-        ("inf", math.inf),
-        ("nan", math.nan),
-        ("neg", -0.0),
-        ("one", 1),
-    ]:
-        g.labels(loc).set(v)
-    s = lib.Summary("latency_seconds", "Latency", registry=reg)
-    s.observe(0.7)
-    s.observe(1.3)
-    h = lib.Histogram("size_bytes", "Size", buckets=[1, 10, 100.5, 1e6, 1e7], registry=reg)
-    h.observe(5)
-    lib.Info("build", "Build info", registry=reg).info({"version": "1.2.3", "commit": "abc"})
-    lib.Enum("state", "Task state", states=["starting", "running", "stopped"], registry=reg).state("running")
-    return reg
 
 
 def test_every_metric_type() -> None:
@@ -294,55 +277,6 @@ def test_exemplars() -> None:
 # -- custom collector families ---------------------------------------------------------------
 
 
-def custom_families(lib: Lib):
-    core = lib.core
-
-    class Custom:
-        def collect(self):
-            g = core.GaugeMetricFamily("ts_gauge", "With timestamp", labels=["k"])
-            g.add_metric(["v"], 3, timestamp=1600000000.123)
-            g.add_metric(["w"], 4, timestamp=core.Timestamp(1600000000, 5))
-            yield g
-            yield core.GaugeMetricFamily("plain_gauge", "help", value=7, unit="bytes")
-            c = core.CounterMetricFamily("cf", "counter", labels=["a"], created=100.5)
-            c.add_metric(["1"], 2, created=50, timestamp=10)
-            c.add_metric(["2"], 3, exemplar=core.Exemplar({"t": "1"}, 1.5, 1234.5))
-            yield c
-            yield core.CounterMetricFamily("cf2_total", "counter", value=1, created=2)
-            s = core.SummaryMetricFamily("sf", "summary", labels=["a"])
-            s.add_metric(["x"], count_value=3, sum_value=4.5, timestamp=7)
-            yield s
-            h = core.HistogramMetricFamily("hf", "histogram", labels=["a"], unit="seconds")
-            h.add_metric(
-                ["x"],
-                buckets=[("0.5", 1), ("1.0", 2, core.Exemplar({"a": "b"}, 0.7, core.Timestamp(5, 6))), ("+Inf", 3)],
-                sum_value=2.5,
-            )
-            yield h
-            yield core.HistogramMetricFamily("hf2", "histogram", buckets=[("1", 1), ("+Inf", 2)], sum_value=None)
-            yield core.GaugeHistogramMetricFamily(
-                "gh", "Gauge histogram", buckets=[("1.0", 4), ("+Inf", 5)], gsum_value=7
-            )
-            yield core.InfoMetricFamily("build", "info", value={"v": "1"})
-            i = core.InfoMetricFamily("binfo", "info", labels=["l"])
-            i.add_metric(["x"], {"v": "2"}, timestamp=3)
-            yield i
-            yield core.StateSetMetricFamily("ss", "stateset", value={"a": True, "b": False})
-            ss = core.StateSetMetricFamily("ss2", "stateset", labels=["l"])
-            ss.add_metric(["x"], {"on": 1, "off": 0})
-            yield ss
-            yield core.UnknownMetricFamily("unk", "Unknown", value=2)
-            yield core.UntypedMetricFamily("unt", "Untyped", labels=["q"])
-            m = core.Metric("raw", "raw metric", "gauge")
-            m.add_sample("raw", {"b": "2", "a": "1"}, 1.0)
-            m.add_sample("raw", {}, 2.0, timestamp=core.Timestamp(-3, 500))
-            yield m
-
-    reg = lib.CollectorRegistry()
-    reg.register(Custom())
-    return reg
-
-
 def test_custom_collector_families() -> None:
     text, _ = assert_same_output(custom_families)
     assert b'ts_gauge{k="v"} 3.0 1600000000123\n' in text
@@ -358,18 +292,6 @@ def test_families_in_default_registry_form(fp: Lib, pc: Lib) -> None:
 
 
 # -- escaping schemes on UTF-8 names --------------------------------------------------------------
-
-
-def utf8_names(lib: Lib):
-    reg = lib.CollectorRegistry()
-    lib.Gauge("my.dotted.gauge", "dots", ["lab.el", "ü"], registry=reg).labels("v", "w").set(1)
-    lib.Counter("héllo_wörld", "unicode", registry=reg).inc()
-    lib.Histogram("a-b", "dash", ["x.y"], buckets=[1], registry=reg).labels("1").observe(0.5)
-    lib.Gauge("with_underscore__x", "u", ["a_b"], registry=reg).labels("c").set(2)
-    lib.Gauge("9starts_with_digit", "d", registry=reg).set(3)
-    lib.Info("i.nfo", "i", registry=reg).info({"k.e.y": "v"})
-    lib.Enum("e.num", "e", states=["a.b", "c"], registry=reg).state("c")
-    return reg
 
 
 @pytest.mark.parametrize(

@@ -11,8 +11,7 @@ import sys
 
 import prometheus_client
 import pytest
-from conftest import FP, PC, Lib, assert_same_output
-from test_differential import custom_families, everything, utf8_names
+from _helpers import FP, PC, Lib, assert_same_output, custom_families, everything, utf8_names
 
 ACCEPT_HEADERS = [
     None,
@@ -43,6 +42,11 @@ ACCEPT_HEADERS = [
     "Application/OpenMetrics-Text",
     " application/openmetrics-text ",
     "application/openmetrics-text; version = 1.0.0",
+    "application/openmetrics-text; version=2.0",
+    "application/openmetrics-text; version=3.0.0; escaping=values",
+    "application/openmetrics-text; version=+1.0_0.0",
+    "\u3000text/plain\u2028; version=1.0.0\x1f; escaping=dots",
+    "\xa0application/openmetrics-text\x85;\u2003version=1.0.0",
 ]
 
 
@@ -55,8 +59,17 @@ def test_choose_encoder(accept: str | None) -> None:
         assert got_encoder(scenario(FP)) == want_encoder(scenario(PC))
 
 
+@pytest.mark.parametrize("accept", ["application/openmetrics-text; version=1.x", "text/plain; version=abc"])
+def test_choose_encoder_unorderable_version(accept: str) -> None:
+    with pytest.raises(TypeError):
+        PC.exposition.choose_encoder(accept)
+    with pytest.raises(TypeError, match="cannot compare Accept version"):
+        FP.exposition.choose_encoder(accept)
+
+
 @pytest.mark.parametrize(
-    "accept_encoding", [None, "", "gzip", "GZIP", "deflate, gzip;q=0.5", "gzip;q=0", "*", "br", "x-gzip"]
+    "accept_encoding",
+    [None, "", "gzip", "GZIP", "deflate, gzip;q=0.5", "gzip;q=0", "*", "br", "x-gzip", "\u2003gzip\x1c", "gzİp"],
 )
 def test_gzip_accepted(accept_encoding: str | None) -> None:
     assert FP.exposition.gzip_accepted(accept_encoding) == PC.exposition.gzip_accepted(accept_encoding)

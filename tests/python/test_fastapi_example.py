@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+from _helpers import parse_samples
 from _servers import uvicorn
-from test_fastapi_server import parse_samples
 
 
 def test_example_app(tmp_path: Path) -> None:

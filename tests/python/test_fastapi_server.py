@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import socket
 import threading
 import time
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from _helpers import parse_samples
 from _servers import Server, binary, http_get, promtool_check, uvicorn
 from fastapi import APIRouter, BackgroundTasks, FastAPI, Request, Response, WebSocket
 from fastapi.responses import StreamingResponse
@@ -123,21 +123,6 @@ def create_app() -> FastAPI:
         await websocket.close()
 
     return instrument(app)
-
-
-_SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$")
-_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
-
-
-def parse_samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    """Samples of a text exposition: (name, label set) -> value."""
-    result = {}
-    for line in text.splitlines():
-        match = _SAMPLE.match(line)
-        if match:
-            labels = frozenset(_LABEL.findall(match.group(2) or ""))
-            result[(match.group(1), labels)] = float(match.group(3))
-    return result
 
 
 class App:

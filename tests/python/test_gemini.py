@@ -6,11 +6,13 @@ import asyncio
 import gc
 import time
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 genai = pytest.importorskip("google.genai", reason="google-genai is not installed (pip install fastprom[gemini])")
+from _helpers import run_closing  # noqa: E402
 from google.genai import errors, types  # noqa: E402
 
 from fastprom import gemini  # noqa: E402
@@ -23,8 +25,24 @@ M = 1e6
 DEFAULT_COST = ((1200 - 200) * 0.30 + 200 * 0.03 + (300 + 100) * 2.50) / M
 
 
+_CLIENTS: list[Any] = []
+
+
 def new_client(url: str, **http: Any) -> Any:
-    return genai.Client(api_key="test-key", http_options=types.HttpOptions(base_url=url, api_version="v1beta", **http))
+    """A client of the fake server, closed after the test (see close_clients)."""
+    options = types.HttpOptions(base_url=url, api_version="v1beta", **http)
+    client = genai.Client(api_key="test-key", http_options=options)
+    _CLIENTS.append(client)
+    return client
+
+
+@pytest.fixture(autouse=True)
+def close_clients() -> Iterator[None]:
+    """Close the sync connections of the test's clients (run_closing closes the async ones):
+    a collected open connection is a ResourceWarning, an error under filterwarnings=error."""
+    yield
+    while _CLIENTS:
+        _CLIENTS.pop().close()
 
 
 @pytest.fixture
@@ -162,7 +180,7 @@ def test_async_calls(client: Any, fake: FakeGemini, registry: CollectorRegistry)
         await partial.aclose()
         return chunks
 
-    chunks = asyncio.run(run())
+    chunks = run_closing(client, run)
     assert len(chunks) == 3
     assert requests(registry) == 2 and requests(registry, outcome="closed") == 1
     assert tokens(registry, "input") == 3 * 1200 and tokens(registry, "output") == 2 * 400 + 200
@@ -202,7 +220,7 @@ def test_stream_and_async_errors(client: Any, fake: FakeGemini, registry: Collec
         with pytest.raises(errors.ServerError):
             await client.aio.models.generate_content(model=MODEL, contents="hi")
 
-    asyncio.run(run())
+    run_closing(client, run)
     assert requests(registry, outcome="error", error="429") == 1
     assert requests(registry, outcome="error", error="500") == 1
 
@@ -272,7 +290,7 @@ def test_chats_are_counted_once(client: Any, fake: FakeGemini, registry: Collect
     async def run() -> None:
         await client.aio.chats.create(model=MODEL).send_message("hi")
 
-    asyncio.run(run())
+    run_closing(client, run)
     assert len(fake.requests) == 3 and requests(registry) == 3
     assert_default_usage(registry, calls=3)
 
@@ -372,7 +390,7 @@ def test_async_stream_dropped_unread_counts_as_closed(client: Any, registry: Col
         await client.aio.models.generate_content_stream(model=MODEL, contents="hi")
         gc.collect()
 
-    asyncio.run(run())
+    run_closing(client, run)
     assert requests(registry, outcome="closed") == 1 and tokens(registry, "input") is None
     assert sample(registry, "gen_ai_client_operations_in_flight") == 0
 
@@ -408,6 +426,6 @@ def test_concurrent_calls(client: Any, fake: FakeGemini, registry: CollectorRegi
     async def run() -> None:
         await asyncio.gather(*(client.aio.models.generate_content(model=MODEL, contents="hi") for _ in range(8)))
 
-    asyncio.run(run())
+    run_closing(client, run)
     assert requests(registry) == 40 and duration_count(registry) == 40
     assert_default_usage(registry, calls=40)

@@ -6,8 +6,7 @@ import prometheus_client
 import prometheus_client.core as pcc
 import prometheus_client.openmetrics.exposition as pc_om
 import pytest
-from conftest import FP, PC, Lib
-from test_differential import custom_families, everything
+from _helpers import FP, PC, Lib, custom_families, everything
 
 import fastprom
 import fastprom.core as fpc

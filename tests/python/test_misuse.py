@@ -13,7 +13,7 @@ import math
 from typing import Any, Callable
 
 import pytest
-from conftest import FP, PC, Lib, outputs
+from _helpers import FP, PC, Lib, outputs
 
 Setup = Callable[[Lib, Any], Any]
 Action = Callable[[Lib, Any], Any]

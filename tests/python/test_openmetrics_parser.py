@@ -6,10 +6,8 @@ from typing import Any
 
 import prometheus_client.openmetrics.parser as oracle
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-from test_parser import (
-    SETTINGS,
+from _helpers import (
+    PARSER_SETTINGS,
     assert_same,
     escape,
     label_names,
@@ -17,8 +15,10 @@ from test_parser import (
     legacy_names,
     metric_name,
     series,
-    utf8_names,
+    utf8_metric_names,
 )
+from hypothesis import given
+from hypothesis import strategies as st
 
 from fastprom.openmetrics import parser
 
@@ -74,18 +74,18 @@ def families_text(draw: st.DrawFn, name: str) -> list[str]:
 
 @st.composite
 def expositions(draw: st.DrawFn) -> str:
-    names = draw(st.lists(legacy_names | utf8_names, min_size=1, max_size=3, unique=True))
+    names = draw(st.lists(legacy_names | utf8_metric_names, min_size=1, max_size=3, unique=True))
     lines = [line for name in names for line in draw(families_text(name))]
     return "\n".join([*lines, "# EOF"]) + "\n"
 
 
-@SETTINGS
+@PARSER_SETTINGS
 @given(expositions())
 def test_generated_expositions(text: str) -> None:
     check(text)
 
 
-@SETTINGS
+@PARSER_SETTINGS
 @given(expositions(), st.data())
 def test_mutated_expositions(text: str, data: st.DataObject) -> None:
     """Random edits make mostly-invalid input: both parsers must reject (or accept) the same."""

@@ -2,94 +2,43 @@
 
 from __future__ import annotations
 
-import math
-import re
-from typing import Any, Callable
+from typing import Any
 
 import prometheus_client.parser as oracle
 import pytest
-from hypothesis import HealthCheck, given, settings
+from _helpers import (
+    PARSER_SETTINGS,
+    assert_same,
+    escape,
+    label_names,
+    label_values,
+    legacy_names,
+    metric_name,
+    series,
+    utf8_metric_names,
+)
+from hypothesis import given
 from hypothesis import strategies as st
 
 import fastprom
 from fastprom import parser
-
-SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-def _number(v: Any) -> Any:
-    if v is None:
-        return None
-    if isinstance(v, float) and math.isnan(v):
-        return ("nan",)
-    if hasattr(v, "nsec"):  # Timestamp
-        return ("ts", v.sec, v.nsec)
-    return (type(v).__name__, v)
-
-
-def _sample(s: Any) -> tuple:
-    exemplar = s.exemplar and (s.exemplar.labels, _number(s.exemplar.value), _number(s.exemplar.timestamp))
-    native = s.native_histogram and tuple(_number(f) if isinstance(f, (int, float)) else f for f in s.native_histogram)
-    return (s.name, s.labels, _number(s.value), _number(s.timestamp), exemplar, native)
-
-
-def families(parse: Callable[[str], Any], text: str) -> Any:
-    """The parse result as comparable tuples, or the exception class it raised."""
-    try:
-        return [(m.name, m.documentation, m.type, m.unit, [_sample(s) for s in m.samples]) for m in parse(text)]
-    except ValueError:
-        return ValueError
-
-
-def assert_same(ours: Callable[[str], Any], theirs: Callable[[str], Any], text: str) -> Any:
-    expected = families(theirs, text)
-    assert families(ours, text) == expected, text
-    return expected
 
 
 def check(text: str) -> Any:
     return assert_same(parser.text_string_to_metric_families, oracle.text_string_to_metric_families, text)
 
 
-# Building blocks for generated expositions, shared with the OpenMetrics tests.
-legacy_names = st.from_regex(r"[a-zA-Z_:][a-zA-Z0-9_:]{0,8}", fullmatch=True)
-utf8_names = st.text(st.characters(exclude_categories=("Cs", "Cc")), min_size=1, max_size=8)
-label_names = st.from_regex(r"[a-zA-Z][a-zA-Z0-9_]{0,6}", fullmatch=True) | st.text(
-    st.characters(exclude_categories=("Cs",)), min_size=1, max_size=6
-).filter(lambda s: not s.startswith("__"))
-label_values = st.text(st.sampled_from('ab"\\\n{},= #é☃\t') | st.characters(exclude_categories=("Cs",)), max_size=8)
 numbers = st.sampled_from(
     ["0", "1", "-1", "1.5", "-0.0", "1e3", "1.5e-07", "+Inf", "-Inf", "NaN", "17", "0.25"]
 ) | st.floats(allow_nan=False, allow_infinity=False).map(repr)
 timestamps = st.none() | st.sampled_from(["1", "1500", "1.5", "1700000000.123456789", "0", "-1.25"])
 
 
-def escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def metric_name(name: str) -> str:
-    """A name as written in a HELP/TYPE line: bare if legacy, quoted otherwise."""
-    return name if _legacy(name) else f'"{escape(name)}"'
-
-
-def _legacy(name: str) -> bool:
-    return re.fullmatch(r"[a-zA-Z_:][a-zA-Z0-9_:]*", name) is not None
-
-
-def series(name: str, labels: dict[str, str]) -> str:
-    """``name{labels}`` with the name moved into the braces when it needs quoting."""
-    terms = [f'{k if _legacy(k) else chr(34) + escape(k) + chr(34)}="{escape(v)}"' for k, v in labels.items()]
-    if not _legacy(name):
-        return "{" + ",".join([f'"{escape(name)}"', *terms]) + "}"
-    return name + ("{" + ",".join(terms) + "}" if terms else "")
-
-
 @st.composite
 def text_expositions(draw: st.DrawFn) -> str:
     lines = []
     for _ in range(draw(st.integers(1, 4))):
-        name = draw(legacy_names | utf8_names)
+        name = draw(legacy_names | utf8_metric_names)
         typ = draw(st.sampled_from(["counter", "gauge", "summary", "histogram", "untyped", None]))
         if draw(st.booleans()):
             lines.append(f"# HELP {metric_name(name)} {escape(draw(label_values)).strip()}")
@@ -107,13 +56,13 @@ def text_expositions(draw: st.DrawFn) -> str:
     return "\n".join(lines) + "\n"
 
 
-@SETTINGS
+@PARSER_SETTINGS
 @given(text_expositions())
 def test_generated_expositions(text: str) -> None:
     check(text)
 
 
-@SETTINGS
+@PARSER_SETTINGS
 @given(text_expositions(), st.data())
 def test_mutated_expositions(text: str, data: st.DataObject) -> None:
     """Random edits make mostly-invalid or odd input: both parsers must agree on it all."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import socket
 import ssl
 import threading
 import urllib.error
@@ -127,11 +128,21 @@ def test_tls_with_client_certificates(registry: CollectorRegistry, tmp_path: Pat
 
 
 def test_bad_certificate_path_names_the_file(registry: CollectorRegistry, tmp_path: Path) -> None:
-    with pytest.raises(OSError, match="missing.pem"):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(OSError, match="missing.pem") as failed:
         start_wsgi_server(
-            0,
+            port,
             addr="127.0.0.1",
             registry=registry,
             certfile=str(tmp_path / "missing.pem"),
             keyfile=str(tmp_path / "missing.key"),
         )
+    # The failed start left its port free (and no socket to the garbage collector), even while
+    # the traceback keeps its frames alive.
+    assert failed.value is not None
+    httpd, thread = start_wsgi_server(port, addr="127.0.0.1", registry=registry)
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join(5)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from fastprom._families import PerRegistry
 from fastprom.metrics import Counter, Gauge, Histogram
 from fastprom.registry import CollectorRegistry
 
@@ -80,17 +81,11 @@ class GeminiMetrics:
         self.lock = threading.Lock()
 
 
-_METRIC_SETS: dict[tuple[int, str], tuple[CollectorRegistry | None, GeminiMetrics]] = {}
-_METRIC_SETS_LOCK = threading.Lock()
+_FAMILIES: PerRegistry[GeminiMetrics] = PerRegistry()
 
 
 def _metrics_for(registry: CollectorRegistry | None, namespace: str, label_names: tuple[str, ...]) -> GeminiMetrics:
-    key = (id(registry), namespace)
-    with _METRIC_SETS_LOCK:
-        entry = _METRIC_SETS.get(key)
-        if entry is None:
-            entry = _METRIC_SETS[key] = (registry, GeminiMetrics(registry, namespace, label_names))
-    metrics = entry[1]
+    metrics = _FAMILIES.get(registry, namespace, lambda: GeminiMetrics(registry, namespace, label_names))
     if metrics.label_names != label_names:
         raise ValueError(
             f"the Gemini metrics of this registry and namespace {namespace!r} already have the extra labels "

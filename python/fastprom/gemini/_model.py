@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import weakref
 from collections.abc import Iterator
 from typing import Any
@@ -83,6 +84,7 @@ class InstrumentedGeminiModel:
 
 
 _LEGACY_STREAM_TYPES: dict[type, type] = {}
+_LEGACY_STREAM_TYPES_LOCK = threading.Lock()
 
 
 def _track_legacy_stream(response: Any, call: _Stream) -> Any:
@@ -92,19 +94,30 @@ def _track_legacy_stream(response: Any, call: _Stream) -> Any:
     a subclass whose ``__iter__`` records. A response dropped before the end of its stream is
     recorded as closed when it is garbage collected.
     """
-    base = type(response)
+    response.__class__ = _tracked_type(type(response))
+    response._fastprom_stream = call
+    weakref.finalize(response, call.end, _CLOSED)
+    return response
+
+
+def _tracked_type(base: type) -> type:
+    """The recording subclass of a legacy response class: one per class, whatever the threads."""
     tracked = _LEGACY_STREAM_TYPES.get(base)
-    if tracked is None:
+    if tracked is not None:
+        return tracked
+    with _LEGACY_STREAM_TYPES_LOCK:
+        tracked = _LEGACY_STREAM_TYPES.get(base)
+        if tracked is not None:
+            return tracked
+        new: type[Any]
 
         def __iter__(self: Any) -> Iterator[Any]:  # noqa: N807
-            return self._fastprom_stream.iterate(super(tracked, self).__iter__())  # type: ignore[arg-type]
+            stream: _Stream = self._fastprom_stream
+            return stream.iterate(super(new, self).__iter__())
 
-        tracked = _LEGACY_STREAM_TYPES[base] = type(
+        new = _LEGACY_STREAM_TYPES[base] = type(
             base.__name__,
             (base,),
             {"__iter__": __iter__, "__qualname__": base.__qualname__, "__module__": base.__module__},
         )
-    response.__class__ = tracked
-    response._fastprom_stream = call
-    weakref.finalize(response, call.end, _CLOSED)
-    return response
+        return new

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 import warnings
 from collections.abc import Mapping
 from time import perf_counter
@@ -16,6 +17,8 @@ from ._usage import error_type, usage_of
 
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")
 _WARNED_UNPRICED: set[str] = set()
+"""Models already warned about; added to under the lock, so that each is warned about once."""
+_WARNED_LOCK = threading.Lock()
 
 
 class _Children(dict):  # type: ignore[type-arg]
@@ -141,8 +144,7 @@ class _Series:
     def _unpriced(self) -> None:
         self.unpriced[()].inc()
         model = self.labels[2]
-        if model not in _WARNED_UNPRICED:
-            _WARNED_UNPRICED.add(model)
+        if model not in _WARNED_UNPRICED and _first_warning(model):
             warnings.warn(
                 f"fastprom.gemini: no price for model {model!r}; its cost is not recorded "
                 "(add it with the price_table option)",
@@ -218,3 +220,11 @@ class _Recorder:
         if tier is None:
             return self.service_tier
         return str(getattr(tier, "value", tier))
+
+
+def _first_warning(model: str) -> bool:
+    """Whether this is the first warning about ``model`` (true once, whatever the threads)."""
+    with _WARNED_LOCK:
+        first = model not in _WARNED_UNPRICED
+        _WARNED_UNPRICED.add(model)
+    return first

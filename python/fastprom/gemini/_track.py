@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import contextvars
-import functools
-import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from ._calls import _acall, _call
+from fastprom._wrap import measured
+
 from ._metrics import _GENERATE
 from ._recorder import _Recorder, _Series
 
@@ -49,19 +48,14 @@ class GeminiTracker:
 
     def __call__(self, fn: F) -> F:
         series, tier = self._series, self._recorder.service_tier
-        if inspect.iscoroutinefunction(fn):
 
-            @functools.wraps(fn)
-            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                return await _acall(series, tier, fn, *args, **kwargs)
+        def end(started: float, exc: BaseException | None, response: Any) -> None:
+            if exc is None:
+                series.finish(started, getattr(response, "usage_metadata", None), tier)
+            else:
+                series.fail(started, exc)
 
-            return async_wrapper  # type: ignore[return-value]
-
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            return _call(series, tier, fn, *args, **kwargs)
-
-        return wrapper  # type: ignore[return-value]
+        return measured(fn, series.start, end)
 
     def __enter__(self) -> _TrackedCall:
         call = _TrackedCall(self._series, self._recorder.service_tier)

@@ -37,7 +37,8 @@ def _render(registry: Any, openmetrics: bool, escaping: str, version_major: int)
     from .. import _core
 
     if type(registry) in (CollectorRegistry, RestrictedRegistry):
-        return registry._render(openmetrics, escaping, version_major)
+        rendered: bytes = registry._render(openmetrics, escaping, version_major)
+        return rendered
     return _core.encode(registry.collect(), openmetrics, escaping, version_major)
 
 
