@@ -85,6 +85,13 @@ class ModelPrice:
         of ``prompt`` and ``cached``; ``output`` includes thinking tokens; ``tool_use`` tokens
         are billed as input. The long-context rates apply when ``prompt`` exceeds the threshold.
         """
+        return self._cost(prompt, cached, output, tool_use, prompt_audio, cached_audio)
+
+    def _cost(
+        self, prompt: int, cached: int, output: int, tool_use: int, prompt_audio: int, cached_audio: int
+    ) -> float:
+        """:meth:`cost` with positional arguments, for the instrumentation's per-call path (no
+        keyword matching)."""
         r = self.standard
         if self.long_context is not None and prompt > self.long_context_threshold:
             r = self.long_context

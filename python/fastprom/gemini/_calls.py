@@ -8,7 +8,6 @@ from typing import Any
 
 from ._metrics import _CLOSED, _ERROR, _SUCCESS
 from ._recorder import _Series
-from ._usage import _Usage
 
 
 def _call(series: _Series, tier: str | None, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -18,7 +17,7 @@ def _call(series: _Series, tier: str | None, fn: Callable[..., Any], *args: Any,
     except BaseException as exc:
         series.fail(started, exc)
         raise
-    series.finish(started, _Usage.of(getattr(response, "usage_metadata", None)), tier)
+    series.finish(started, getattr(response, "usage_metadata", None), tier)
     return response
 
 
@@ -29,14 +28,14 @@ async def _acall(series: _Series, tier: str | None, fn: Callable[..., Any], *arg
     except BaseException as exc:
         series.fail(started, exc)
         raise
-    series.finish(started, _Usage.of(getattr(response, "usage_metadata", None)), tier)
+    series.finish(started, getattr(response, "usage_metadata", None), tier)
     return response
 
 
 class _Stream:
     """The state of one streamed call: first chunk, last usage seen, and a single end."""
 
-    __slots__ = ("series", "started", "tier", "metadata", "seen_chunk", "done", "__weakref__")
+    __slots__ = ("series", "started", "tier", "metadata", "seen_chunk", "done", "watch", "__weakref__")
 
     def __init__(self, series: _Series, tier: str | None) -> None:
         self.series = series
@@ -45,6 +44,7 @@ class _Stream:
         self.metadata: Any = None
         self.seen_chunk = False
         self.done = False
+        self.watch: weakref.ref[Any] | None = None
 
     def chunk(self, chunk: Any) -> None:
         if not self.seen_chunk:
@@ -58,10 +58,15 @@ class _Stream:
         if self.done:
             return
         self.done = True
+        self.watch = None  # the stream's weak reference, and with it the cycle through this call
         if exc is not None:
             self.series.fail(self.started, exc)
         else:
-            self.series.finish(self.started, _Usage.of(self.metadata), self.tier, outcome)
+            self.series.finish(self.started, self.metadata, self.tier, outcome)
+
+    def dropped(self, _ref: weakref.ref[Any]) -> None:
+        """Weak-reference callback: the stream was collected before it ended."""
+        self.end(_CLOSED)
 
     def iterate(self, chunks: Iterator[Any]) -> Iterator[Any]:
         try:
@@ -118,5 +123,7 @@ async def _astream(series: _Series, tier: str | None, fn: Callable[..., Any], kw
         call.end(_ERROR, exc)
         raise
     stream = call.aiterate(chunks)
-    weakref.finalize(stream, call.end, _CLOSED)
+    # a weak reference held by the call (which the stream's frame holds) until it ends: a tenth of
+    # what weakref.finalize costs, which also registers every stream in a global table
+    call.watch = weakref.ref(stream, call.dropped)
     return stream

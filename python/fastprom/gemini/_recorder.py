@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import re
 import threading
-import time
 import warnings
 from collections.abc import Mapping
+from time import perf_counter
 from typing import Any
 
 from fastprom._pricing import PriceSource, PriceTable, load_price_table
 from fastprom.registry import REGISTRY, CollectorRegistry
 
 from ._metrics import _BASE_LABELS, _ERROR, _SUCCESS, OVERFLOW_MODEL, _metrics_for
-from ._usage import _Usage, error_type
+from ._usage import error_type, usage_of
 
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")
 _WARNED_UNPRICED: set[str] = set()
@@ -23,7 +23,12 @@ _WARNED_LOCK = threading.Lock()
 
 class _Children(dict):  # type: ignore[type-arg]
     """The children of one metric under fixed leading label values, keyed by the remaining
-    values (a str, or a tuple for several) and created on first use."""
+    values (a str, or a tuple for several) and created on first use.
+
+    Read them with ``children.get(key) or children[key]``: ``d[key]`` on a dict subclass goes
+    through a generic slot that calls ``dict.__getitem__`` as a method (several times the cost
+    of ``.get``, which stays a direct call); ``d[key]`` is only for the first use, to run
+    ``__missing__``. Children are always true."""
 
     __slots__ = ("metric", "labels")
 
@@ -38,9 +43,16 @@ class _Children(dict):  # type: ignore[type-arg]
         return child
 
 
+_SUCCEEDED = (_SUCCESS, "")  # the requests key of a successful call
+
+
 class _Series:
     """The series of one (operation, model) under one recorder; children are made on first use,
-    so that nothing is exported before something is recorded."""
+    so that nothing is exported before something is recorded.
+
+    ``start`` and ``finish`` run on every call, right after the SDK's own work has pushed this
+    code and its data out of the CPU's caches, so they are kept short: few calls, no objects
+    made per call but a tuple, no keyword arguments."""
 
     __slots__ = (
         "recorder",
@@ -79,63 +91,66 @@ class _Series:
         self.in_flight.inc()
         if self.overflow:
             self.overflowed[()].inc()
-        return time.perf_counter()
+        return perf_counter()
 
     def first_chunk(self, started: float) -> None:
-        self.ttfc[()].observe(time.perf_counter() - started)
+        ttfc = self.ttfc
+        (ttfc.get(()) or ttfc[()]).observe(perf_counter() - started)
 
     def fail(self, started: float, exc: BaseException) -> None:
-        elapsed = time.perf_counter() - started
+        elapsed = perf_counter() - started
         self.in_flight.dec()
         kind = error_type(exc)
         self.duration[kind].observe(elapsed)
         self.requests[(_ERROR, kind)].inc()
 
-    def finish(self, started: float, usage: _Usage | None, tier: str | None, outcome: str = _SUCCESS) -> None:
-        elapsed = time.perf_counter() - started
+    def finish(self, started: float, metadata: Any, tier: str | None, outcome: str = _SUCCESS) -> None:
+        """Record the end of a call whose response (or last chunk) has this ``usage_metadata``."""
+        elapsed = perf_counter() - started
         self.in_flight.dec()
-        self.duration[""].observe(elapsed)
-        self.requests[(outcome, "")].inc()
+        duration, requests = self.duration, self.requests
+        (duration.get("") or duration[""]).observe(elapsed)
+        key = _SUCCEEDED if outcome is _SUCCESS else (outcome, "")
+        (requests.get(key) or requests[key]).inc()
+        usage = usage_of(metadata)
         if usage is None:
             return
-        tokens = self.tokens
-        if usage.prompt is not None:
-            n = usage.prompt + (usage.tool_use or 0)
-            tokens["input"].inc(n)
-            self.token_usage["input"].observe(n)
-        if usage.output is not None:
-            tokens["output"].inc(usage.output)
-            self.token_usage["output"].observe(usage.output)
-        if usage.cached is not None:
-            tokens["cached"].inc(usage.cached)
-        if usage.reasoning is not None:
-            tokens["reasoning"].inc(usage.reasoning)
-        if usage.tool_use is not None:
-            tokens["tool_use_prompt"].inc(usage.tool_use)
-        if self.recorder.record_cost and usage.prompt is not None:
-            self._record_cost(usage, tier)
-
-    def _record_cost(self, usage: _Usage, tier: str | None) -> None:
-        if self.price is None:
-            self.unpriced[()].inc()
-            model = self.labels[2]
-            if model not in _WARNED_UNPRICED and _first_warning(model):
-                warnings.warn(
-                    f"fastprom.gemini: no price for model {model!r}; its cost is not recorded "
-                    "(add it with the price_table option)",
-                    RuntimeWarning,
-                    stacklevel=2,
-                )
+        prompt, cached, output, reasoning, tool_use, prompt_audio, cached_audio = usage
+        tokens, token_usage = self.tokens, self.token_usage
+        if prompt is not None:
+            n = prompt + (tool_use or 0)
+            (tokens.get("input") or tokens["input"]).inc(n)
+            (token_usage.get("input") or token_usage["input"]).observe(n)
+        if output is not None:
+            (tokens.get("output") or tokens["output"]).inc(output)
+            (token_usage.get("output") or token_usage["output"]).observe(output)
+        if cached is not None:
+            (tokens.get("cached") or tokens["cached"]).inc(cached)
+        if reasoning is not None:
+            (tokens.get("reasoning") or tokens["reasoning"]).inc(reasoning)
+        if tool_use is not None:
+            (tokens.get("tool_use_prompt") or tokens["tool_use_prompt"]).inc(tool_use)
+        if prompt is None or not self.recorder.record_cost:
             return
-        cost = self.price.cost(
-            prompt=usage.prompt or 0,
-            cached=usage.cached or 0,
-            output=usage.output or 0,
-            tool_use=usage.tool_use or 0,
-            prompt_audio=usage.prompt_audio,
-            cached_audio=usage.cached_audio,
-        )
-        self.cost[()].inc(cost * self.recorder.prices.tier_multiplier(tier))
+        if self.price is None:
+            self._unpriced()
+            return
+        cost = self.price._cost(prompt, cached or 0, output or 0, tool_use or 0, prompt_audio, cached_audio)
+        if tier:
+            cost *= self.recorder.prices.tier_multiplier(tier)
+        children = self.cost
+        (children.get(()) or children[()]).inc(cost)
+
+    def _unpriced(self) -> None:
+        self.unpriced[()].inc()
+        model = self.labels[2]
+        if model not in _WARNED_UNPRICED and _first_warning(model):
+            warnings.warn(
+                f"fastprom.gemini: no price for model {model!r}; its cost is not recorded "
+                "(add it with the price_table option)",
+                RuntimeWarning,
+                stacklevel=2,
+            )
 
 
 class _Recorder:
@@ -199,6 +214,8 @@ class _Recorder:
 
     def tier(self, config: Any) -> str | None:
         """The service tier a request asks for in its config, else the instrumentation's default."""
+        if config is None:  # most calls: no config, and no abc instance check to pay for
+            return self.service_tier
         tier = config.get("service_tier") if isinstance(config, Mapping) else getattr(config, "service_tier", None)
         if tier is None:
             return self.service_tier

@@ -10,7 +10,6 @@ from fastprom._wrap import measured
 
 from ._metrics import _GENERATE
 from ._recorder import _Recorder, _Series
-from ._usage import _Usage
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -36,7 +35,7 @@ class _TrackedCall:
         if exc is not None:
             self.series.fail(self.started, exc)
         else:
-            self.series.finish(self.started, _Usage.of(getattr(self.response, "usage_metadata", None)), self.tier)
+            self.series.finish(self.started, getattr(self.response, "usage_metadata", None), self.tier)
 
 
 class GeminiTracker:
@@ -52,7 +51,7 @@ class GeminiTracker:
 
         def end(started: float, exc: BaseException | None, response: Any) -> None:
             if exc is None:
-                series.finish(started, _Usage.of(getattr(response, "usage_metadata", None)), tier)
+                series.finish(started, getattr(response, "usage_metadata", None), tier)
             else:
                 series.fail(started, exc)
 

@@ -22,43 +22,42 @@ def error_type(exc: BaseException) -> str:
     return name
 
 
-class _Usage:
-    """Token counts of one response, normalised across SDKs; ``None`` means not reported."""
+Usage = tuple[int | None, int | None, int | None, int | None, int | None, int, int]
+"""Token counts of one response, normalised across SDKs, ``None`` where not reported:
+``(prompt, cached, output, reasoning, tool_use, prompt_audio, cached_audio)``. A plain tuple, not
+an object: it is made on every call, after the SDK's work has evicted this code from the caches."""
 
-    __slots__ = ("prompt", "cached", "output", "reasoning", "tool_use", "prompt_audio", "cached_audio")
+_ABSENT = object()
 
-    def __init__(self, metadata: Any) -> None:
-        self.prompt: int | None = getattr(metadata, "prompt_token_count", None)
-        self.cached: int | None = getattr(metadata, "cached_content_token_count", None)
-        self.prompt_audio = _audio(getattr(metadata, "prompt_tokens_details", None))
-        self.cached_audio = _audio(getattr(metadata, "cache_tokens_details", None))
-        self.output: int | None
-        self.reasoning: int | None
-        self.tool_use: int | None
-        if not hasattr(metadata, "thoughts_token_count"):
-            # Legacy google-generativeai: only prompt, candidates, cached and total survive, and
-            # unset counts read as 0. The total still holds thinking and tool-use tokens, so they
-            # are counted as output and priced at the output rate.
-            self.cached = self.cached or None
-            self.output = metadata.total_token_count - metadata.prompt_token_count
-            self.reasoning = self.tool_use = None
-            return
-        thoughts: int | None = metadata.thoughts_token_count
-        candidates: int | None = getattr(metadata, "candidates_token_count", None)
-        if candidates is None:
-            candidates = getattr(metadata, "response_token_count", None)  # embeddings' UsageMetadata
-        self.reasoning = thoughts
-        self.tool_use = getattr(metadata, "tool_use_prompt_token_count", None)
-        self.output = None if candidates is None and thoughts is None else (candidates or 0) + (thoughts or 0)
 
-    @staticmethod
-    def of(metadata: Any) -> _Usage | None:
-        """The usage in a response's ``usage_metadata``, or ``None`` if it reports none."""
-        if metadata is None or not getattr(metadata, "total_token_count", None):
-            return None
-        return _Usage(metadata)
+def usage_of(metadata: Any) -> Usage | None:
+    """The usage in a response's ``usage_metadata``, or ``None`` if it reports none."""
+    if metadata is None or not getattr(metadata, "total_token_count", None):
+        return None
+    prompt: int | None = getattr(metadata, "prompt_token_count", None)
+    cached: int | None = getattr(metadata, "cached_content_token_count", None)
+    prompt_audio = _audio(getattr(metadata, "prompt_tokens_details", None))
+    cached_audio = _audio(getattr(metadata, "cache_tokens_details", None))
+    thoughts: Any = getattr(metadata, "thoughts_token_count", _ABSENT)
+    if thoughts is _ABSENT:
+        # Legacy google-generativeai: only prompt, candidates, cached and total survive, and
+        # unset counts read as 0. The total still holds thinking and tool-use tokens, so they
+        # are counted as output and priced at the output rate.
+        output = metadata.total_token_count - metadata.prompt_token_count
+        return prompt, cached or None, output, None, None, prompt_audio, cached_audio
+    candidates: int | None = getattr(metadata, "candidates_token_count", None)
+    if candidates is None:
+        candidates = getattr(metadata, "response_token_count", None)  # embeddings' UsageMetadata
+    output = None if candidates is None and thoughts is None else (candidates or 0) + (thoughts or 0)
+    tool_use: int | None = getattr(metadata, "tool_use_prompt_token_count", None)
+    return prompt, cached, output, thoughts, tool_use, prompt_audio, cached_audio
 
 
 def _audio(details: Iterable[Any] | None) -> int:
     """The AUDIO share of a ``*_tokens_details`` list (modalities compare equal to their names)."""
-    return sum(d.token_count or 0 for d in details if d.modality == "AUDIO") if details else 0
+    audio = 0
+    if details:
+        for d in details:  # a loop, not sum() over a generator: no generator frame per call
+            if d.modality == "AUDIO":
+                audio += d.token_count or 0
+    return audio
