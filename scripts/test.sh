@@ -4,10 +4,11 @@
 # With the main interpreter (FASTPROM_PYTHON, default python3) in .venv (FASTPROM_VENV):
 # release build, the test dependencies, then cargo fmt --check, cargo clippy -D warnings
 # (Cargo.toml's [lints]; with and without the python feature), cargo test (core, no
-# Python), ruff, mypy + stubtest, pytest, and prometheus_client's own test suite (tests/upstream/run.py). Then, for every other CPython of FASTPROM_PYTHONS
-# (default "3.10 3.11 3.12 3.13"; set it to "" to skip) found on the machine: its own
-# .venv-X.Y, a build with the cheaper `ci` Cargo profile, and pytest. A version that is not
-# installed is reported and skipped.
+# Python), ruff check and ruff format --check, mypy --strict + stubtest, pytest, and
+# prometheus_client's own test suite (tests/upstream/run.py). Then, for every other CPython
+# of FASTPROM_PYTHONS (default "3.10 3.11 3.12 3.13"; set it to "" to skip) found on the
+# machine: its own .venv-X.Y, a build with the cheaper `ci` Cargo profile, and pytest. A
+# version that is not installed is reported and skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/_setup.sh
@@ -27,7 +28,8 @@ step "cargo test (core and server, no Python)"
 cargo test --no-default-features
 step "ruff"
 ruff check python tests examples
-step "mypy + stubtest"
+ruff format --check python tests examples
+step "mypy (strict) + stubtest"
 mypy python/fastprom
 python -m mypy.stubtest fastprom._core --allowlist scripts/stubtest-allowlist.txt
 step "pytest (Python $main_version)"
