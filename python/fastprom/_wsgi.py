@@ -16,7 +16,6 @@ from urllib.parse import parse_qs, urlsplit
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from ._core import METRICS_ALLOW, method_not_allowed
-from ._render import _bake_output
 from .registry import REGISTRY, CollectorRegistry
 
 __all__ = ["MetricsHandler", "ThreadingWSGIServer", "make_wsgi_app", "start_wsgi_server"]
@@ -24,6 +23,14 @@ __all__ = ["MetricsHandler", "ThreadingWSGIServer", "make_wsgi_app", "start_wsgi
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 _ALLOW = [("Allow", METRICS_ALLOW)]
+
+
+def _bake_output(*args: Any) -> tuple[str, list[tuple[str, str]], bytes]:
+    """``exposition._bake_output``, looked up at each request as prometheus_client's WSGI app
+    does, so that code patching ``prometheus_client.exposition._bake_output`` sees the calls."""
+    from . import exposition  # the facade; imported here, not at the top: it imports this module
+
+    return exposition._bake_output(*args)
 
 
 def make_wsgi_app(registry: CollectorRegistry = REGISTRY, disable_compression: bool = False) -> WSGIApp:
