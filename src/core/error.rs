@@ -3,8 +3,6 @@
 //! variant to the exception class prometheus_client raises, in one place
 //! (`src/py/errors.rs`).
 
-#![allow(clippy::pedantic, missing_docs)] // TODO(merge): rust-core fixes these
-
 use std::fmt;
 
 use crate::core::repr::py_dict_repr;

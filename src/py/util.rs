@@ -50,6 +50,7 @@ pub fn number(v: Option<&Bound<'_, PyAny>>, default: f64) -> PyResult<f64> {
 /// An `amount` argument, read later with [`number`]: left out, it is `Amount(None)` and
 /// takes the default; an explicit `None` is a `TypeError` as in prometheus_client's
 /// arithmetic (`inc(None)` must not count as `inc()`).
+#[derive(Clone, Copy)]
 pub struct Amount<'a, 'py>(pub Option<Borrowed<'a, 'py, PyAny>>);
 
 impl<'a, 'py> FromPyObject<'a, 'py> for Amount<'a, 'py> {
