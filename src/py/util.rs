@@ -8,7 +8,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyFloat, PyInt, PyString, PyTuple};
 use smallvec::SmallVec;
 
-use crate::py::ffi;
+use crate::ffi::python as ffi;
 
 /// Label values of one call: borrowed from exact `str` arguments, `str()` of anything else.
 pub type Values<'a> = SmallVec<[Cow<'a, str>; 6]>;

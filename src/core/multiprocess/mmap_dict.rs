@@ -25,11 +25,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use crate::core::mmap_ffi::SharedMap;
 use crate::core::multiprocess::error::{Corruption, MmapError};
 use crate::core::multiprocess::layout::{
     encode_entry, entry_len, for_each_entry, HEADER_LEN, INITIAL_MMAP_SIZE,
 };
+use crate::ffi::mmap::SharedMap;
 
 /// The value and timestamp of one entry, written in place in the mapped file.
 #[derive(Clone)]

@@ -1,11 +1,10 @@
-//! The one place of the core that turns mapped file memory into Rust references.
+//! Mapped file memory as Rust references, for the multiprocess core
+//! (`crate::core::multiprocess`). Always compiled: no Python here.
 //!
 //! A [`SharedMap`] maps a whole file read-write and shared (`MAP_SHARED`, through memmap2's
 //! safe `MmapRaw`) and lends it out as a slice of `AtomicU64` words: every access to the
 //! mapped bytes from Rust is an atomic load or store, so threads of this process and other
 //! processes writing the same file never make a data race in Rust's sense.
-
-#![allow(unsafe_code)]
 
 use std::fs::File;
 use std::io;
@@ -36,29 +35,18 @@ impl SharedMap {
         if self.words == 0 {
             return &[];
         }
-        // SAFETY: `raw` maps `self.words * 8` bytes or more, readable and writable, for as
-        // long as `self` lives (the returned slice borrows `self`). The start of a mapping
-        // is page-aligned, so aligned for `AtomicU64`. `AtomicU64` has the size and layout
-        // of `u64` and may be created over any initialised bytes; mapped file bytes are
-        // always initialised (zero past the file's data). The memory is shared with other
-        // mappings of the file (in this process after a growth, and in other processes):
-        // all Rust accesses go through the atomics, which is what memory changed behind
-        // the compiler's back requires. A file truncated by someone else below the mapped
-        // length makes an access raise SIGBUS, as it does for prometheus_client; this
-        // crate never shrinks the files it maps.
-        // The cast is aligned: see above (a mapping starts on a page).
+        // A mapping starts on a page boundary, so the cast is aligned (see below).
         #[allow(clippy::cast_ptr_alignment)]
         let first = self.raw.as_ptr().cast::<AtomicU64>();
+        // SAFETY: `raw` maps `self.words * 8` bytes or more, readable and writable, for as long as
+        // `self` lives (the returned slice borrows `self`). `first`, the start of the mapping, is
+        // page-aligned, so aligned for `AtomicU64`. `AtomicU64` has the size and layout of `u64`
+        // and may be created over any initialised bytes; mapped file bytes are always initialised
+        // (zero past the file's data). The memory is shared with other mappings of the file (in
+        // this process after a growth, and in other processes): all Rust accesses go through the
+        // atomics, which is what memory changed behind the compiler's back requires. A file
+        // truncated by someone else below the mapped length makes an access raise SIGBUS, as it
+        // does for prometheus_client; this crate never shrinks the files it maps.
         unsafe { std::slice::from_raw_parts(first, self.words) }
-    }
-
-    /// The mapped length in bytes.
-    pub fn len(&self) -> usize {
-        self.raw.len()
-    }
-
-    /// Whether the mapping is empty.
-    pub fn is_empty(&self) -> bool {
-        self.raw.len() == 0
     }
 }
