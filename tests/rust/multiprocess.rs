@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
 
+use fastprom::core::error::Error;
 use fastprom::core::format::{Escaping, Format};
 use fastprom::core::model::{FamilySource, OwnedFamily};
 use fastprom::core::multiprocess::layout::{read_used, INITIAL_MMAP_SIZE};
@@ -407,6 +408,15 @@ fn missing_directory_is_an_open_error_naming_the_file() {
     }
     let err = MmapDict::open(&path).err().unwrap().to_string();
     assert!(err.contains("nope/counter_1.db"), "{err}");
+    // The core's error carries it whole: same message, the system's error as its source.
+    let core_err = Error::from(MmapDict::open(&path).err().unwrap());
+    assert!(
+        matches!(&core_err, Error::Multiprocess(MmapError::Open { path: p, .. }) if *p == path),
+        "{core_err:?}"
+    );
+    assert_eq!(core_err.to_string(), err);
+    let source = std::error::Error::source(&core_err).unwrap();
+    assert_eq!(source.to_string(), err);
 }
 
 #[test]
