@@ -1,9 +1,11 @@
 //! fastprom: a Rust core for a prometheus_client-compatible Python package.
 //!
 //! `core` is pure Rust (storage, registry model, encoders); `server` is the hyper
-//! `/metrics` server; `py` (feature `python`) is the thin pyo3 glue.
+//! `/metrics` server; `py` (feature `python`) is the thin pyo3 glue; `ffi` holds every
+//! `unsafe` of the crate, behind safe wrappers.
 
 pub mod core;
+mod ffi;
 pub mod server;
 
 #[cfg(feature = "python")]

@@ -225,11 +225,8 @@ fn side_of(family: &str, s: &SampleRef<'_>) -> Option<usize> {
 
 /// The value the text format writes, or the error prometheus_client raises without one.
 fn sample_value(s: &SampleRef<'_>) -> Result<f64> {
-    s.value.ok_or_else(|| {
-        Error::Type(format!(
-            "sample {} has no value: float() argument must be a string or a real number, not 'NoneType'",
-            s.name.concat()
-        ))
+    s.value.ok_or_else(|| Error::SampleWithoutValue {
+        sample: s.name.concat(),
     })
 }
 
@@ -272,9 +269,9 @@ fn write_exemplar(
     ex: &Exemplar,
 ) -> Result<()> {
     if !exemplar_allowed(type_name, family, s) {
-        return Err(Error::value(format!(
-            "Metric {family} has exemplars, but is not a histogram bucket or counter"
-        )));
+        return Err(Error::ExemplarNotAllowed {
+            family: family.to_owned(),
+        });
     }
     let mut labels: Vec<&(String, String)> = ex.labels.iter().collect();
     labels.sort_by(|a, b| a.0.cmp(&b.0));

@@ -3,10 +3,9 @@
 //! variant to the exception class prometheus_client raises, in one place
 //! (`src/py/errors.rs`).
 
-#![allow(clippy::pedantic, missing_docs)] // TODO(merge): rust-core fixes these
-
 use std::fmt;
 
+use crate::core::multiprocess::MmapError;
 use crate::core::repr::py_dict_repr;
 
 /// Everything the core refuses, and the one way an embedder's callback failure crosses it.
@@ -111,10 +110,23 @@ pub enum Error {
     // -- exposition ---------------------------------------------------------------------
     /// An escaping scheme that does not exist (`generate_latest(escaping=...)`).
     UnknownEscaping(String),
-    /// A sample the encoders cannot write as a value (message only; `src/core/encode.rs`).
-    Type(String),
-    /// A family the encoders cannot write (message only; `src/core/encode.rs`).
-    Value(String),
+    /// A sample without a value (a custom collector's `None`): the text format cannot
+    /// write it.
+    SampleWithoutValue {
+        /// The sample's full name.
+        sample: String,
+    },
+    /// An exemplar on a sample that cannot carry one (only counters' `_total` and
+    /// histograms' buckets can).
+    ExemplarNotAllowed {
+        /// The family's name.
+        family: String,
+    },
+
+    // -- multiprocess -------------------------------------------------------------------
+    /// A `.db` file or directory of multiprocess mode could not be used (see
+    /// [`MmapError`], which names the file).
+    Multiprocess(MmapError),
 
     /// Code of the embedder failed while the core was running it: a `Gauge.set_function`
     /// callback or a custom collector's `collect()` called during a scrape, or the visitor
@@ -126,13 +138,6 @@ pub enum Error {
 
 /// The core's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-impl Error {
-    /// An exposition error with a message ([`Error::Value`]).
-    pub fn value(msg: impl Into<String>) -> Error {
-        Error::Value(msg.into())
-    }
-}
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -202,7 +207,15 @@ impl fmt::Display for Error {
                 f,
                 "unknown escaping scheme {name:?}: expected 'allow-utf-8', 'underscores', 'dots' or 'values'"
             ),
-            Error::Type(m) | Error::Value(m) => f.write_str(m),
+            Error::SampleWithoutValue { sample } => write!(
+                f,
+                "sample {sample} has no value: float() argument must be a string or a real number, not 'NoneType'"
+            ),
+            Error::ExemplarNotAllowed { family } => write!(
+                f,
+                "Metric {family} has exemplars, but is not a histogram bucket or counter"
+            ),
+            Error::Multiprocess(e) => e.fmt(f),
             Error::Callback(e) => e.fmt(f),
         }
     }
@@ -212,7 +225,14 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Callback(e) => Some(e.as_ref()),
+            Error::Multiprocess(e) => Some(e),
             _ => None,
         }
+    }
+}
+
+impl From<MmapError> for Error {
+    fn from(e: MmapError) -> Error {
+        Error::Multiprocess(e)
     }
 }

@@ -1,8 +1,6 @@
 //! Label values of one child, packed in one allocation, and the map from label values
 //! to children that keeps creation order and looks up borrowed `&[&str]` without allocating.
 
-#![allow(clippy::pedantic, missing_docs)] // TODO(merge): rust-core fixes these
-
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
@@ -35,7 +33,9 @@ impl LabelValues {
         for v in values {
             let v = v.as_ref();
             for digit in (0..header_len(v.len())).rev() {
-                let bits = (v.len() >> (6 * digit)) as u8 & 0x3f;
+                // Masked to 6 bits: the cast keeps every bit.
+                #[allow(clippy::cast_possible_truncation)]
+                let bits = ((v.len() >> (6 * digit)) & 0x3f) as u8;
                 buf.push(char::from(if digit > 0 { 0x40 | bits } else { bits }));
             }
             buf.push_str(v);
@@ -67,6 +67,14 @@ impl LabelValues {
     /// The values, in order, collected.
     pub fn to_vec(&self) -> Vec<&str> {
         self.iter().collect()
+    }
+}
+
+impl<'a> IntoIterator for &'a LabelValues {
+    type Item = &'a str;
+    type IntoIter = LabelIter<'a>;
+    fn into_iter(self) -> LabelIter<'a> {
+        self.iter()
     }
 }
 
@@ -131,7 +139,7 @@ pub struct Query<'a, S>(pub &'a [S]);
 
 impl<S: AsRef<str>> Hash for Query<'_, S> {
     fn hash<H: Hasher>(&self, h: &mut H) {
-        hash_values(self.0.iter().map(|s| s.as_ref()), h);
+        hash_values(self.0.iter().map(AsRef::as_ref), h);
     }
 }
 

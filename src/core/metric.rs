@@ -1,8 +1,6 @@
 //! Native metric storage: a family of children keyed by label values, each child holding
 //! atomics. Rendering reads the atomics directly (no Python, no copies of the series).
 
-#![allow(clippy::pedantic, missing_docs)] // TODO(merge): rust-core fixes these
-
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
@@ -81,7 +79,7 @@ impl Desc {
             return Err(Error::IncorrectLabelNames.into());
         }
         let mut values = Vec::with_capacity(count);
-        for name in self.labelnames.iter() {
+        for name in &self.labelnames {
             match lookup(name)? {
                 Some(v) => values.push(v),
                 None => return Err(Error::IncorrectLabelNames.into()),
@@ -288,12 +286,11 @@ impl<K: Kind> Family<K> {
 
     /// The children in creation order, copied out of the lock.
     pub fn children(&self) -> Vec<Arc<Child<K>>> {
-        match &self.solo {
-            Some(c) => vec![c.clone()],
-            None => {
-                let set = self.children.read().unwrap_or_else(PoisonError::into_inner);
-                set.iter().map(|k| k.0.clone()).collect()
-            }
+        if let Some(c) = &self.solo {
+            vec![c.clone()]
+        } else {
+            let set = self.children.read().unwrap_or_else(PoisonError::into_inner);
+            set.iter().map(|k| k.0.clone()).collect()
         }
     }
 }
@@ -469,7 +466,7 @@ impl CounterValue {
 impl Kind for CounterValue {
     type Config = ();
     const TYPE: &'static str = "counter";
-    fn new(_: &()) -> Self {
+    fn new((): &()) -> Self {
         CounterValue {
             value: AtomicF64::new(0.0),
             exemplar: Mutex::new(None),
@@ -674,7 +671,7 @@ impl SummaryValue {
 impl Kind for SummaryValue {
     type Config = ();
     const TYPE: &'static str = "summary";
-    fn new(_: &()) -> Self {
+    fn new((): &()) -> Self {
         SummaryValue {
             count: AtomicU64::new(0),
             sum: AtomicF64::new(0.0),
@@ -739,10 +736,10 @@ impl Buckets {
     /// Validates as prometheus_client: sorted, `+Inf` appended if missing, at least two.
     pub fn new(mut bounds: Vec<f64>) -> Result<Buckets> {
         // NaN compares unequal to itself, so a list with NaN is never "sorted".
-        if bounds
-            .windows(2)
-            .any(|w| w[0].partial_cmp(&w[1]).is_none_or(|o| o.is_gt()))
-            || bounds.iter().any(|b| b.is_nan())
+        if bounds.windows(2).any(|w| {
+            w[0].partial_cmp(&w[1])
+                .is_none_or(std::cmp::Ordering::is_gt)
+        }) || bounds.iter().any(|b| b.is_nan())
         {
             return Err(Error::BucketsNotSorted);
         }
@@ -890,7 +887,7 @@ impl InfoValue {
 impl Kind for InfoValue {
     type Config = ();
     const TYPE: &'static str = "info";
-    fn new(_: &()) -> Self {
+    fn new((): &()) -> Self {
         InfoValue {
             labels: Mutex::new(Vec::new()),
         }

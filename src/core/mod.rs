@@ -10,7 +10,6 @@ pub mod handle;
 pub mod http;
 pub mod labels;
 pub mod metric;
-pub mod mmap_ffi;
 pub mod model;
 pub mod multiprocess;
 pub mod negotiate;

@@ -1,8 +1,6 @@
 //! Name rules of prometheus_client 0.26: UTF-8 names by default, the legacy character set
 //! only after `enable_legacy_validation()`.
 
-#![allow(clippy::pedantic, missing_docs)] // TODO(merge): rust-core fixes these
-
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::core::error::{Error, Result};

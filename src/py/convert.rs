@@ -1,8 +1,6 @@
 //! Metric families between the core's model and fastprom's Python classes
 //! (`Metric`, `Sample`, handed over at import: `bound.rs`), in both directions.
 
-#![allow(clippy::pedantic)] // TODO(merge): rust-core fixes these
-
 use pyo3::exceptions::PyAttributeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyFloat, PyList, PyString, PyTuple};
@@ -24,21 +22,17 @@ fn labels_dict<'py, 'a>(
     Ok(d)
 }
 
-fn timestamp_to_py<'py>(py: Python<'py>, ts: Option<&Timestamp>) -> PyResult<Bound<'py, PyAny>> {
-    Ok(match ts {
+fn timestamp_to_py<'py>(py: Python<'py>, ts: Option<&Timestamp>) -> Bound<'py, PyAny> {
+    match ts {
         None => py.None().into_bound(py),
         Some(Timestamp::Float(f)) => PyFloat::new(py, *f).into_any(),
         Some(Timestamp::Exact { text, .. }) => PyString::new(py, text).into_any(),
-    })
+    }
 }
 
 fn exemplar_to_py<'py>(py: Python<'py>, ex: &Exemplar) -> PyResult<Bound<'py, PyAny>> {
     let labels = labels_dict(py, ex.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
-    bound::exemplar_class(py)?.call1((
-        labels,
-        ex.value,
-        timestamp_to_py(py, ex.timestamp.as_ref())?,
-    ))
+    bound::exemplar_class(py)?.call1((labels, ex.value, timestamp_to_py(py, ex.timestamp.as_ref())))
 }
 
 /// `Metric` objects for a native family (`collect()`); without samples for `describe()`.
@@ -70,8 +64,9 @@ pub fn family_to_py<'py>(
                     Some(e) => exemplar_to_py(py, e)?,
                     None => py.None().into_bound(py),
                 };
+                // prometheus_client's Enum samples are the ints 0 and 1: the cast is exact.
+                #[allow(clippy::cast_possible_truncation)]
                 let value = match s.value {
-                    // prometheus_client's Enum samples are the ints 0 and 1.
                     Some(v) if stateset => (v as i64).into_pyobject(py)?.into_any(),
                     Some(v) => PyFloat::new(py, v).into_any(),
                     None => py.None().into_bound(py),
@@ -80,7 +75,7 @@ pub fn family_to_py<'py>(
                     s.name.concat(),
                     labels,
                     value,
-                    timestamp_to_py(py, s.timestamp)?,
+                    timestamp_to_py(py, s.timestamp),
                     ex,
                 ))
             };
@@ -103,6 +98,9 @@ fn timestamp_from_py(v: &Bound<'_, PyAny>) -> PyResult<Option<Timestamp>> {
         return Ok(Some(Timestamp::Float(f.value())));
     }
     let seconds = to_float(v)?;
+    // The cast saturates: i128 holds the milliseconds of any finite float up to 1.7e35
+    // seconds, far past any timestamp a collector reports.
+    #[allow(clippy::cast_possible_truncation)]
     Ok(Some(Timestamp::Exact {
         text: v.str()?.to_str()?.to_owned(),
         millis: (seconds * 1000.0).trunc() as i128,

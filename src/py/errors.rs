@@ -1,10 +1,11 @@
 //! The core's errors → the Python exceptions prometheus_client raises; the one place
 //! where that choice is made. Messages are the core's (`Display`).
 
-use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyOSError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::PyErr;
 
 use crate::core::error::Error;
+use crate::core::multiprocess::MmapError;
 
 impl From<Error> for PyErr {
     // Only error paths call this: kept out of the hot paths' code.
@@ -16,7 +17,8 @@ impl From<Error> for PyErr {
                 Err(other) => PyRuntimeError::new_err(other.to_string()),
             },
             Error::MostRecentUpdate(_) => PyRuntimeError::new_err(e.to_string()),
-            Error::Type(m) => PyTypeError::new_err(m),
+            Error::SampleWithoutValue { .. } => PyTypeError::new_err(e.to_string()),
+            Error::Multiprocess(inner) => multiprocess_error(&inner),
             Error::EmptyMetricName
             | Error::InvalidMetricName(_)
             | Error::UnitNotAllowed(_)
@@ -42,8 +44,29 @@ impl From<Error> for PyErr {
             | Error::NoEnumStates(_)
             | Error::UnknownState(_)
             | Error::UnknownEscaping(_)
-            | Error::Value(_) => PyValueError::new_err(e.to_string()),
+            | Error::ExemplarNotAllowed { .. } => PyValueError::new_err(e.to_string()),
         }
+    }
+}
+
+/// A multiprocess error: the system's errors are `OSError(errno, message)`, which Python
+/// turns into the errno's subclass (`FileNotFoundError`, `PermissionError`, …); a corrupt
+/// file or a key too long for the file is a `ValueError`. The message names the file.
+fn multiprocess_error(e: &MmapError) -> PyErr {
+    let source = match e {
+        MmapError::Open { source, .. }
+        | MmapError::Grow { source, .. }
+        | MmapError::Write { source, .. }
+        | MmapError::Map { source, .. }
+        | MmapError::Read { source, .. }
+        | MmapError::Remove { source, .. } => source,
+        MmapError::Corrupt { .. } | MmapError::KeyTooLong { .. } => {
+            return PyValueError::new_err(e.to_string())
+        }
+    };
+    match source.raw_os_error() {
+        Some(errno) => PyOSError::new_err((errno, e.to_string())),
+        None => PyOSError::new_err(e.to_string()),
     }
 }
 

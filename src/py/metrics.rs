@@ -2,8 +2,6 @@
 //! for an unlabelled metric or a `labels(...)` child, the child it updates. All state lives
 //! in `core::metric`, the rules in `core`.
 
-#![allow(clippy::pedantic)] // TODO(merge): rust-core fixes these
-
 use std::sync::Arc;
 
 use pyo3::exceptions::PyTypeError;

@@ -6,7 +6,6 @@ mod bound;
 mod collectors;
 mod convert;
 mod errors;
-mod ffi;
 mod handle;
 mod http;
 mod metrics;

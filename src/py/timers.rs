@@ -2,8 +2,6 @@
 //! Entering and leaving run in Rust; wrapping a function (sync, async, generator) is done
 //! by `fastprom.context_managers._decorate`, handed over at import (`bound.rs`).
 
-#![allow(clippy::pedantic)] // TODO(merge): rust-core fixes these
-
 use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
@@ -194,6 +192,8 @@ impl ExceptionCounter {
 
 #[pymethods]
 impl ExceptionCounter {
+    // A method of the context manager protocol: Python passes `self`.
+    #[allow(clippy::unused_self)]
     fn __enter__(&self) {}
 
     #[pyo3(signature = (_typ = None, value = None, _tb = None))]

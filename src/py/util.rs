@@ -8,7 +8,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyFloat, PyInt, PyString, PyTuple};
 use smallvec::SmallVec;
 
-use crate::py::ffi;
+use crate::ffi::python as ffi;
 
 /// Label values of one call: borrowed from exact `str` arguments, `str()` of anything else.
 pub type Values<'a> = SmallVec<[Cow<'a, str>; 6]>;
@@ -50,6 +50,7 @@ pub fn number(v: Option<&Bound<'_, PyAny>>, default: f64) -> PyResult<f64> {
 /// An `amount` argument, read later with [`number`]: left out, it is `Amount(None)` and
 /// takes the default; an explicit `None` is a `TypeError` as in prometheus_client's
 /// arithmetic (`inc(None)` must not count as `inc()`).
+#[derive(Clone, Copy)]
 pub struct Amount<'a, 'py>(pub Option<Borrowed<'a, 'py, PyAny>>);
 
 impl<'a, 'py> FromPyObject<'a, 'py> for Amount<'a, 'py> {

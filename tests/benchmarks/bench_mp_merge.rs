@@ -6,8 +6,6 @@
 //!
 //!     cargo run --release --no-default-features --example bench_mp_merge [-- FILES SERIES ROUNDS]
 
-#![allow(clippy::pedantic)] // TODO(merge): pedantic fixes after the merge
-
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;

@@ -838,7 +838,34 @@ fn text_moves_created_gcount_gsum_after_the_other_samples() {
     bad.samples[2].value = None;
     let err = encode_families(&TEXT, &[&bad as &dyn FamilySource]).unwrap_err();
     assert!(
-        err.to_string().starts_with("sample g_created has no value"),
-        "{err}"
+        matches!(&err, Error::SampleWithoutValue { sample } if sample == "g_created"),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "sample g_created has no value: float() argument must be a string or a real number, \
+         not 'NoneType'"
+    );
+}
+
+#[test]
+fn an_exemplar_outside_counters_and_buckets_is_refused() {
+    let mut sample = OwnedSample::new("g", Vec::new(), 1.0);
+    sample.exemplar = Some(metric::exemplar(pairs(&[("t", "1")]), 1.0, NOW));
+    let fam = OwnedFamily {
+        name: "g".into(),
+        help: "h".into(),
+        type_name: "gauge".into(),
+        unit: String::new(),
+        samples: vec![sample],
+    };
+    let err = encode_families(&OM, &[&fam as &dyn FamilySource]).unwrap_err();
+    assert!(
+        matches!(&err, Error::ExemplarNotAllowed { family } if family == "g"),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "Metric g has exemplars, but is not a histogram bucket or counter"
     );
 }

@@ -1,18 +1,21 @@
 //! Tests of the multiprocess core (src/core/multiprocess): the `.db` layout, the JSON
 //! keys, the thread-safe writer, the merge and `mark_process_dead`. Expected bytes and
 //! texts are what prometheus_client 0.26 writes or renders for the same input (checked
-//! against it with Python when they were written; tests/python/test_mmap_compat.py checks
+//! against it with Python when they were written; `tests/python/test_mmap_compat.py` checks
 //! the same against a live prometheus_client).
 //!
 //! Run with `cargo test --no-default-features --test multiprocess`.
 
-#![allow(clippy::pedantic)] // TODO(merge): pedantic fixes after the merge
+// Floats are compared exactly: every expected value is a small sum of integers and
+// halves, exact in f64, and the merge must give exactly prometheus_client's value.
+#![allow(clippy::float_cmp)]
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
 
+use fastprom::core::error::Error;
 use fastprom::core::format::{Escaping, Format};
 use fastprom::core::model::{FamilySource, OwnedFamily};
 use fastprom::core::multiprocess::layout::{read_used, INITIAL_MMAP_SIZE};
@@ -222,7 +225,7 @@ fn unhex(s: &str) -> Vec<u8> {
 
 fn python_file() -> Vec<u8> {
     let mut bytes = unhex(PYTHON_FILE);
-    bytes.resize(INITIAL_MMAP_SIZE as usize, 0);
+    bytes.resize(usize::try_from(INITIAL_MMAP_SIZE).unwrap(), 0);
     bytes
 }
 
@@ -405,6 +408,15 @@ fn missing_directory_is_an_open_error_naming_the_file() {
     }
     let err = MmapDict::open(&path).err().unwrap().to_string();
     assert!(err.contains("nope/counter_1.db"), "{err}");
+    // The core's error carries it whole: same message, the system's error as its source.
+    let core_err = Error::from(MmapDict::open(&path).err().unwrap());
+    assert!(
+        matches!(&core_err, Error::Multiprocess(MmapError::Open { path: p, .. }) if *p == path),
+        "{core_err:?}"
+    );
+    assert_eq!(core_err.to_string(), err);
+    let source = std::error::Error::source(&core_err).unwrap();
+    assert_eq!(source.to_string(), err);
 }
 
 #[test]
@@ -540,133 +552,137 @@ fn writer_refuses_a_corrupt_file() {
 
 // ---------------------------------------------------------------- the merge
 
-/// Writes the files of two processes (pids 1 and 2), every kind of sample, the way
-/// prometheus_client's workers would; returns them in a fixed order.
+/// One file of [`SCENARIO`]: (metric, sample, labels, help, value, timestamp) per entry.
+type Writes = &'static [(
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+    &'static str,
+    f64,
+    f64,
+)];
+
+/// The files of two processes (pids 1 and 2), every kind of sample, the way
+/// prometheus_client's workers would write them, in a fixed order.
+const SCENARIO: &[(&str, Writes)] = &[
+    (
+        "counter_1.db",
+        &[
+            ("c", "c_total", &[("a", "x")], "c help", 1.0, 0.0),
+            ("c", "c_total", &[("a", "y")], "c help", 2.0, 0.0),
+        ],
+    ),
+    ("gauge_all_1.db", &[("g", "g", &[], "g help", 1.5, 0.0)]),
+    (
+        "gauge_livesum_1.db",
+        &[("busy", "busy", &[], "busy help", 1.0, 0.0)],
+    ),
+    (
+        "gauge_max_1.db",
+        &[("mx", "mx", &[("a", "x")], "max help", 3.0, 0.0)],
+    ),
+    (
+        "gauge_min_1.db",
+        &[("mn", "mn", &[("a", "x")], "min help", 3.0, 0.0)],
+    ),
+    (
+        "gauge_mostrecent_1.db",
+        &[
+            ("r", "r", &[], "recent help", 10.0, 100.0),
+            ("r0", "r0", &[], "never set", 7.0, 0.0),
+        ],
+    ),
+    (
+        "histogram_1.db",
+        &[
+            ("h", "h_sum", &[], "h help", 0.3, 0.0),
+            ("h", "h_bucket", &[("le", "0.5")], "h help", 1.0, 0.0),
+            ("h", "h_bucket", &[("le", "1.0")], "h help", 0.0, 0.0),
+            ("h", "h_bucket", &[("le", "+Inf")], "h help", 0.0, 0.0),
+        ],
+    ),
+    (
+        "summary_1.db",
+        &[
+            ("s", "s_count", &[], "s help", 2.0, 0.0),
+            ("s", "s_sum", &[], "s help", 0.5, 0.0),
+        ],
+    ),
+    (
+        "counter_2.db",
+        &[
+            ("d", "d_total", &[], "d help", 1.0, 0.0),
+            ("c", "c_total", &[("a", "y")], "c help", 3.0, 0.0),
+            ("c", "c_total", &[("a", "z")], "c help", 4.0, 0.0),
+        ],
+    ),
+    ("gauge_all_2.db", &[("g", "g", &[], "g help", 2.5, 0.0)]),
+    (
+        "gauge_livesum_2.db",
+        &[("busy", "busy", &[], "busy help", 1.0, 0.0)],
+    ),
+    (
+        "gauge_max_2.db",
+        &[
+            ("mx", "mx", &[("a", "x")], "max help", 5.0, 0.0),
+            ("mx", "mx", &[("a", "y")], "max help", -1.0, 0.0),
+        ],
+    ),
+    (
+        "gauge_min_2.db",
+        &[("mn", "mn", &[("a", "x")], "min help", -3.0, 0.0)],
+    ),
+    (
+        "gauge_mostrecent_2.db",
+        &[("r", "r", &[], "recent help", 20.0, 50.0)],
+    ),
+    (
+        "histogram_2.db",
+        &[
+            ("h", "h_sum", &[("q", "1")], "h help", 2.0, 0.0),
+            (
+                "h",
+                "h_bucket",
+                &[("le", "0.5"), ("q", "1")],
+                "h help",
+                0.0,
+                0.0,
+            ),
+            (
+                "h",
+                "h_bucket",
+                &[("le", "1.0"), ("q", "1")],
+                "h help",
+                0.0,
+                0.0,
+            ),
+            (
+                "h",
+                "h_bucket",
+                &[("le", "+Inf"), ("q", "1")],
+                "h help",
+                1.0,
+                0.0,
+            ),
+            ("h", "h_sum", &[], "h help", 0.6, 0.0),
+            ("h", "h_bucket", &[("le", "0.5")], "h help", 1.0, 0.0),
+            ("h", "h_bucket", &[("le", "1.0")], "h help", 1.0, 0.0),
+            ("h", "h_bucket", &[("le", "+Inf")], "h help", 0.0, 0.0),
+        ],
+    ),
+    (
+        "summary_2.db",
+        &[
+            ("s", "s_count", &[], "s help", 1.0, 0.0),
+            ("s", "s_sum", &[], "s help", 0.25, 0.0),
+        ],
+    ),
+];
+
+/// Writes the files of [`SCENARIO`] into `dir`; returns them in its order.
 fn write_scenario(dir: &Path) -> Vec<PathBuf> {
-    type Writes<'a> = &'a [(
-        &'a str,
-        &'a str,
-        &'a [(&'a str, &'a str)],
-        &'a str,
-        f64,
-        f64,
-    )];
-    let files: &[(&str, Writes)] = &[
-        (
-            "counter_1.db",
-            &[
-                ("c", "c_total", &[("a", "x")], "c help", 1.0, 0.0),
-                ("c", "c_total", &[("a", "y")], "c help", 2.0, 0.0),
-            ],
-        ),
-        ("gauge_all_1.db", &[("g", "g", &[], "g help", 1.5, 0.0)]),
-        (
-            "gauge_livesum_1.db",
-            &[("busy", "busy", &[], "busy help", 1.0, 0.0)],
-        ),
-        (
-            "gauge_max_1.db",
-            &[("mx", "mx", &[("a", "x")], "max help", 3.0, 0.0)],
-        ),
-        (
-            "gauge_min_1.db",
-            &[("mn", "mn", &[("a", "x")], "min help", 3.0, 0.0)],
-        ),
-        (
-            "gauge_mostrecent_1.db",
-            &[
-                ("r", "r", &[], "recent help", 10.0, 100.0),
-                ("r0", "r0", &[], "never set", 7.0, 0.0),
-            ],
-        ),
-        (
-            "histogram_1.db",
-            &[
-                ("h", "h_sum", &[], "h help", 0.3, 0.0),
-                ("h", "h_bucket", &[("le", "0.5")], "h help", 1.0, 0.0),
-                ("h", "h_bucket", &[("le", "1.0")], "h help", 0.0, 0.0),
-                ("h", "h_bucket", &[("le", "+Inf")], "h help", 0.0, 0.0),
-            ],
-        ),
-        (
-            "summary_1.db",
-            &[
-                ("s", "s_count", &[], "s help", 2.0, 0.0),
-                ("s", "s_sum", &[], "s help", 0.5, 0.0),
-            ],
-        ),
-        (
-            "counter_2.db",
-            &[
-                ("d", "d_total", &[], "d help", 1.0, 0.0),
-                ("c", "c_total", &[("a", "y")], "c help", 3.0, 0.0),
-                ("c", "c_total", &[("a", "z")], "c help", 4.0, 0.0),
-            ],
-        ),
-        ("gauge_all_2.db", &[("g", "g", &[], "g help", 2.5, 0.0)]),
-        (
-            "gauge_livesum_2.db",
-            &[("busy", "busy", &[], "busy help", 1.0, 0.0)],
-        ),
-        (
-            "gauge_max_2.db",
-            &[
-                ("mx", "mx", &[("a", "x")], "max help", 5.0, 0.0),
-                ("mx", "mx", &[("a", "y")], "max help", -1.0, 0.0),
-            ],
-        ),
-        (
-            "gauge_min_2.db",
-            &[("mn", "mn", &[("a", "x")], "min help", -3.0, 0.0)],
-        ),
-        (
-            "gauge_mostrecent_2.db",
-            &[("r", "r", &[], "recent help", 20.0, 50.0)],
-        ),
-        (
-            "histogram_2.db",
-            &[
-                ("h", "h_sum", &[("q", "1")], "h help", 2.0, 0.0),
-                (
-                    "h",
-                    "h_bucket",
-                    &[("le", "0.5"), ("q", "1")],
-                    "h help",
-                    0.0,
-                    0.0,
-                ),
-                (
-                    "h",
-                    "h_bucket",
-                    &[("le", "1.0"), ("q", "1")],
-                    "h help",
-                    0.0,
-                    0.0,
-                ),
-                (
-                    "h",
-                    "h_bucket",
-                    &[("le", "+Inf"), ("q", "1")],
-                    "h help",
-                    1.0,
-                    0.0,
-                ),
-                ("h", "h_sum", &[], "h help", 0.6, 0.0),
-                ("h", "h_bucket", &[("le", "0.5")], "h help", 1.0, 0.0),
-                ("h", "h_bucket", &[("le", "1.0")], "h help", 1.0, 0.0),
-                ("h", "h_bucket", &[("le", "+Inf")], "h help", 0.0, 0.0),
-            ],
-        ),
-        (
-            "summary_2.db",
-            &[
-                ("s", "s_count", &[], "s help", 1.0, 0.0),
-                ("s", "s_sum", &[], "s help", 0.25, 0.0),
-            ],
-        ),
-    ];
     let mut paths = Vec::new();
-    for (name, writes) in files {
+    for (name, writes) in SCENARIO {
         let path = dir.join(name);
         let d = MmapDict::open(&path).unwrap();
         for (metric, sample, labels, help, value, ts) in *writes {
@@ -935,7 +951,7 @@ fn corrupt_and_foreign_files_are_skipped_with_one_warning_each() {
         warned,
         ["counter_67.db", "counter_66.db", "foo.db", "counter_69.db"]
     );
-    let texts: Vec<String> = merged.warnings.iter().map(|w| w.to_string()).collect();
+    let texts: Vec<String> = merged.warnings.iter().map(ToString::to_string).collect();
     assert!(texts[0].contains("invalid key"), "{}", texts[0]);
     assert!(texts[1].contains("truncated"), "{}", texts[1]);
     assert!(matches!(merged.warnings[2].kind, WarningKind::Name(_)));
@@ -991,7 +1007,7 @@ fn a_thousand_dead_workers() {
     let temp = merged.families.iter().find(|f| f.name == "temp").unwrap();
     assert_eq!(temp.samples.len(), 500);
     let total: f64 = temp.samples.iter().filter_map(|s| s.value).sum();
-    assert_eq!(total, (0..500).sum::<i32>() as f64);
+    assert_eq!(total, f64::from((0..500).sum::<i32>()));
 }
 
 #[test]

@@ -19,7 +19,7 @@ pub const INITIAL_MMAP_SIZE: u64 = 1 << 16;
 /// Size of the header: `used` and 4 pad bytes.
 pub const HEADER_LEN: usize = 8;
 
-/// The first read of a file (`mmap.PAGESIZE` in prometheus_client): enough for the header
+/// The first read of a file (`mmap.PAGESIZE` in `prometheus_client`): enough for the header
 /// and, for small files, everything.
 const FIRST_READ: usize = 4096;
 
@@ -81,12 +81,12 @@ pub fn parse_used(data: &[u8]) -> Result<Option<usize>, Corruption> {
         });
     }
     let used = i32::from_ne_bytes([head[0], head[1], head[2], head[3]]);
-    match used {
-        0 => Ok(None),
-        u if u < HEADER_LEN as i32 => Err(Corruption::BadUsed {
+    match usize::try_from(used) {
+        Ok(0) => Ok(None),
+        Ok(u) if u >= HEADER_LEN => Ok(Some(u)),
+        _ => Err(Corruption::BadUsed {
             used: i64::from(used),
         }),
-        u => Ok(Some(u as usize)),
     }
 }
 
@@ -129,13 +129,15 @@ pub fn for_each_raw_entry<'a>(
         };
         let keylen = i32::from_ne_bytes([len_bytes[0], len_bytes[1], len_bytes[2], len_bytes[3]]);
         let key_start = pos + 4;
-        if keylen < 0 || key_start + keylen as usize > used {
+        let Some(keylen) = usize::try_from(keylen)
+            .ok()
+            .filter(|&k| key_start + k <= used)
+        else {
             return Err(Corruption::KeyLength {
                 offset: pos as u64,
                 keylen: i64::from(keylen),
             });
-        }
-        let keylen = keylen as usize;
+        };
         let value_at = key_start + padded_key_len(keylen);
         if value_at + 16 > used {
             return Err(Corruption::EntryPastUsed {

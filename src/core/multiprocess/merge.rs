@@ -135,6 +135,13 @@ impl<T: ?Sized + Eq + Hash> Default for Interner<T> {
     }
 }
 
+/// The id of the next element of a list of `len` elements. A scrape never holds 2^32 names,
+/// label sets, keys or files: each is read from the bytes of a mapped file.
+#[allow(clippy::cast_possible_truncation)]
+fn next_id(len: usize) -> u32 {
+    len as u32
+}
+
 impl<T: ?Sized + Eq + Hash> Interner<T> {
     fn intern<'a>(&mut self, v: &'a T) -> u32
     where
@@ -144,7 +151,7 @@ impl<T: ?Sized + Eq + Hash> Interner<T> {
             return id;
         }
         let rc: Rc<T> = Rc::from(v);
-        let id = self.list.len() as u32;
+        let id = next_id(self.list.len());
         self.list.push(rc.clone());
         self.map.insert(rc, id);
         id
@@ -267,7 +274,7 @@ impl Merger {
             labels: self.tuples.intern(labels.as_slice()),
             help: Rc::from(k.help.as_str()),
         };
-        let id = self.infos.len() as u32;
+        let id = next_id(self.infos.len());
         self.infos.push(info);
         self.keys.insert(Box::from(key), id);
         Ok(id)
@@ -335,7 +342,7 @@ impl Merger {
                 return;
             }
         }
-        let file = self.files.len() as u32;
+        let file = next_id(self.files.len());
         self.files.push(path.to_path_buf());
         let typ = metric_type(&fname.typ);
         let gauge = fname.gauge.as_ref().map(|(mode, pid)| {
@@ -424,31 +431,13 @@ impl Merger {
         let metrics = std::mem::take(&mut self.metrics);
         let mut out = Vec::with_capacity(metrics.len());
         for (_, metric) in metrics {
-            out.push(self.accumulate_metric(metric, accumulate));
+            out.push(self.accumulate_metric(&metric, accumulate));
         }
         out
     }
 
-    fn accumulate_metric(&mut self, metric: MetricAcc, accumulate: bool) -> OwnedFamily {
-        #[derive(PartialEq)]
-        enum How {
-            Min,
-            Max,
-            Sum,
-            MostRecent,
-            PerPid,
-            Histogram,
-            Add,
-        }
-        let how = match (metric.typ, metric.mode.as_deref()) {
-            ("gauge", Some("min" | "livemin")) => How::Min,
-            ("gauge", Some("max" | "livemax")) => How::Max,
-            ("gauge", Some("sum" | "livesum")) => How::Sum,
-            ("gauge", Some("mostrecent" | "livemostrecent")) => How::MostRecent,
-            ("gauge", _) => How::PerPid,
-            ("histogram", _) => How::Histogram,
-            _ => How::Add,
-        };
+    fn accumulate_metric(&mut self, metric: &MetricAcc, accumulate: bool) -> OwnedFamily {
+        let how = How::of(metric.typ, metric.mode.as_deref());
         let mut groups: FastIndexMap<u32, FastIndexMap<(u32, u32), f64>> = FastIndexMap::default();
         let mut stamps: FastMap<(u32, u32), f64> = FastMap::default();
         let mut buckets: FastIndexMap<u32, Vec<(f64, f64)>> = FastIndexMap::default();
@@ -483,7 +472,11 @@ impl Merger {
                 How::Histogram => match self.split_le(labels) {
                     Some((Some(bound), rest, _)) => {
                         let b = buckets.entry(rest).or_default();
-                        match b.iter_mut().find(|(k, _)| *k == bound) {
+                        // Equal bounds are one bucket (a float key of a dict in
+                        // prometheus_client): an exact comparison.
+                        #[allow(clippy::float_cmp)]
+                        let slot = b.iter_mut().find(|(k, _)| *k == bound);
+                        match slot {
                             Some((_, v)) => *v += s.value,
                             None => b.push((bound, s.value)),
                         }
@@ -501,33 +494,12 @@ impl Merger {
                     None => *groups.entry(labels).or_default().entry(key).or_insert(0.0) += s.value,
                 },
                 How::Sum | How::Add => {
-                    *groups.entry(labels).or_default().entry(key).or_insert(0.0) += s.value
+                    *groups.entry(labels).or_default().entry(key).or_insert(0.0) += s.value;
                 }
             }
         }
         if how == How::Histogram {
-            let bucket_name = self.names.intern(&format!("{}_bucket", metric.name));
-            let count_name = self.names.intern(&format!("{}_count", metric.name));
-            for (labels, mut values) in buckets {
-                values.sort_by(|a, b| a.0.total_cmp(&b.0));
-                let mut acc = 0.0;
-                for (bound, value) in values {
-                    let key = (bucket_name, self.with_le(labels, bound));
-                    let v = if accumulate {
-                        acc += value;
-                        acc
-                    } else {
-                        value
-                    };
-                    groups.entry(labels).or_default().insert(key, v);
-                }
-                if accumulate {
-                    groups
-                        .entry(labels)
-                        .or_default()
-                        .insert((count_name, labels), acc);
-                }
-            }
+            self.add_buckets(&metric.name, buckets, &mut groups, accumulate);
         }
         let mut samples = Vec::new();
         for (_, group) in groups {
@@ -545,6 +517,65 @@ impl Merger {
             type_name: metric.typ.to_string(),
             unit: String::new(),
             samples,
+        }
+    }
+
+    /// Adds a histogram's `_bucket` samples (sorted by bound, cumulative when `accumulate`,
+    /// then with its `_count`) to `groups`.
+    fn add_buckets(
+        &mut self,
+        metric: &str,
+        buckets: FastIndexMap<u32, Vec<(f64, f64)>>,
+        groups: &mut FastIndexMap<u32, FastIndexMap<(u32, u32), f64>>,
+        accumulate: bool,
+    ) {
+        let bucket_name = self.names.intern(&format!("{metric}_bucket"));
+        let count_name = self.names.intern(&format!("{metric}_count"));
+        for (labels, mut values) in buckets {
+            values.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let mut acc = 0.0;
+            for (bound, value) in values {
+                let key = (bucket_name, self.with_le(labels, bound));
+                let v = if accumulate {
+                    acc += value;
+                    acc
+                } else {
+                    value
+                };
+                groups.entry(labels).or_default().insert(key, v);
+            }
+            if accumulate {
+                groups
+                    .entry(labels)
+                    .or_default()
+                    .insert((count_name, labels), acc);
+            }
+        }
+    }
+}
+
+/// How the samples of one metric merge across files, by its type and gauge mode.
+#[derive(Clone, Copy, PartialEq)]
+enum How {
+    Min,
+    Max,
+    Sum,
+    MostRecent,
+    PerPid,
+    Histogram,
+    Add,
+}
+
+impl How {
+    fn of(typ: &str, mode: Option<&str>) -> How {
+        match (typ, mode) {
+            ("gauge", Some("min" | "livemin")) => How::Min,
+            ("gauge", Some("max" | "livemax")) => How::Max,
+            ("gauge", Some("sum" | "livesum")) => How::Sum,
+            ("gauge", Some("mostrecent" | "livemostrecent")) => How::MostRecent,
+            ("gauge", _) => How::PerPid,
+            ("histogram", _) => How::Histogram,
+            _ => How::Add,
         }
     }
 }

@@ -23,13 +23,13 @@ use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use crate::core::mmap_ffi::SharedMap;
 use crate::core::multiprocess::error::{Corruption, MmapError};
 use crate::core::multiprocess::layout::{
     encode_entry, entry_len, for_each_entry, HEADER_LEN, INITIAL_MMAP_SIZE,
 };
+use crate::ffi::mmap::SharedMap;
 
 /// The value and timestamp of one entry, written in place in the mapped file.
 #[derive(Clone)]
@@ -118,8 +118,16 @@ fn write_at(path: &Path, file: &File, bytes: &[u8], offset: u64) -> Result<(), M
 /// The header of a file with `used` bytes in use.
 fn header_bytes(used: usize) -> [u8; HEADER_LEN] {
     let mut h = [0u8; HEADER_LEN];
-    h[..4].copy_from_slice(&(used as i32).to_ne_bytes());
+    h[..4].copy_from_slice(&used_field(used));
     h
+}
+
+/// The 4 bytes of the header's `used` field. [`MmapDict::slot`] never lets `used` pass
+/// `i32::MAX` (the field's range in prometheus_client).
+fn used_field(used: usize) -> [u8; 4] {
+    i32::try_from(used)
+        .expect("`used` is kept within i32")
+        .to_ne_bytes()
 }
 
 fn load_bytes(words: &[AtomicU64], len: usize) -> Vec<u8> {
@@ -184,15 +192,17 @@ impl MmapDict {
         let used = if used == 0 {
             // A file created by prometheus_client and not written yet: its first block may
             // not exist, so this write goes through the file too.
-            write_at(&path, &file, &(HEADER_LEN as i32).to_ne_bytes(), 0)?;
+            write_at(&path, &file, &used_field(HEADER_LEN), 0)?;
             HEADER_LEN
         } else {
-            if used < HEADER_LEN as i32 || used % 8 != 0 {
-                return Err(corrupt(Corruption::BadUsed {
-                    used: i64::from(used),
-                }));
-            }
-            let used = used as usize;
+            let used = match usize::try_from(used) {
+                Ok(u) if u >= HEADER_LEN && u % 8 == 0 => u,
+                _ => {
+                    return Err(corrupt(Corruption::BadUsed {
+                        used: i64::from(used),
+                    }))
+                }
+            };
             if used > len {
                 return Err(corrupt(Corruption::UsedBeyondFile {
                     used: used as u64,
@@ -224,7 +234,7 @@ impl MmapDict {
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The file's path.
@@ -328,6 +338,6 @@ impl MmapDict {
 fn store_used(map: &SharedMap, used: usize) {
     let header = &map.words()[0];
     let mut bytes = header.load(Ordering::Relaxed).to_ne_bytes();
-    bytes[..4].copy_from_slice(&(used as i32).to_ne_bytes());
+    bytes[..4].copy_from_slice(&used_field(used));
     header.store(u64::from_ne_bytes(bytes), Ordering::Release);
 }

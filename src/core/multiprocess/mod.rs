@@ -8,8 +8,6 @@
 //! * [`merge`]: the collector's merge of a directory into families;
 //! * [`error`]: what can go wrong, naming the file.
 
-#![allow(clippy::pedantic)] // TODO(merge): pedantic fixes after the merge
-
 pub mod error;
 pub mod files;
 pub mod key;

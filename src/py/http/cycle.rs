@@ -11,7 +11,7 @@ use pyo3::{intern, PyTraverseError, PyVisit};
 use super::keys::{body_len, get_item, str_or_empty};
 use super::receive::{awaitable_iter, ReceiveAwait};
 use super::recorder::HttpRecorder;
-use crate::py::ffi;
+use crate::ffi::python as ffi;
 use crate::py::util::python_attr;
 
 /// nginx's "client closed request": the client left before the response ended.

@@ -4,7 +4,7 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
-use crate::py::ffi;
+use crate::ffi::python as ffi;
 
 /// The dict keys read on every request, interned once and kept together in the recorder (one
 /// `intern!` static each would scatter them over as many cold cache lines).

@@ -7,7 +7,7 @@ use pyo3::types::PyTuple;
 use pyo3::{intern, PyTraverseError, PyVisit};
 
 use super::cycle::HttpCycle;
-use crate::py::ffi;
+use crate::ffi::python as ffi;
 
 /// What `await obj` iterates: a coroutine or generator itself, else `obj.__await__()`.
 pub(super) fn awaitable_iter<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {

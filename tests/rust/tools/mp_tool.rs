@@ -1,4 +1,4 @@
-//! A command-line driver of the multiprocess core, for tests/python/test_mmap_compat.py
+//! A command-line driver of the multiprocess core, for `tests/python/test_mmap_compat.py`
 //! (until the core has Python bindings):
 //!
 //! * `mp_tool merge DIR [text|openmetrics]`: prints the merged view of DIR's `.db` files in
@@ -9,8 +9,6 @@
 //! * `mp_tool mark-dead DIR PID`: removes PID's `live*` gauge files.
 //!
 //! Build with `cargo build --no-default-features --example mp_tool`.
-
-#![allow(clippy::pedantic)] // TODO(merge): pedantic fixes after the merge
 
 use std::io::{BufRead, Write};
 use std::path::Path;

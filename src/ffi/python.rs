@@ -1,9 +1,6 @@
-//! Every `unsafe` of the crate: small safe wrappers over CPython's C API and libc, for the
-//! hot paths where pyo3's own wrappers cost more (a generic call, an extra check, a new
-//! reference). Each `unsafe` block says why it is sound; nothing outside this module may
-//! use `unsafe` (`unsafe_code` is denied in Cargo.toml's `[lints]`).
-
-#![allow(unsafe_code)]
+//! Small safe wrappers over CPython's C API and libc's clock, for the glue's hot paths
+//! (`crate::py`) where pyo3's own wrappers cost more (a generic call, an extra check, a new
+//! reference). Compiled with the `python` feature only.
 
 use pyo3::ffi as py_ffi;
 use pyo3::prelude::*;
