@@ -42,8 +42,7 @@ def _sync_wrappers(rec: _Recorder, models: Any) -> dict[str, Callable[..., Any]]
 
     @functools.wraps(generate)
     def generate_content(**kwargs: Any) -> Any:
-        series = rec.series(_GENERATE, kwargs.get("model"))
-        tier = rec.tier(kwargs.get("config"))
+        series, tier = rec.request(_GENERATE, kwargs)
         started = series.start()
         try:
             response = generate(**kwargs)
@@ -55,7 +54,7 @@ def _sync_wrappers(rec: _Recorder, models: Any) -> dict[str, Callable[..., Any]]
 
     @functools.wraps(stream)
     def generate_content_stream(**kwargs: Any) -> Iterator[Any]:
-        return _stream(rec.series(_GENERATE, kwargs.get("model")), rec.tier(kwargs.get("config")), stream, kwargs)
+        return _stream(*rec.request(_GENERATE, kwargs), stream, kwargs)
 
     @functools.wraps(embed)
     def embed_content(**kwargs: Any) -> Any:
@@ -73,8 +72,7 @@ def _async_wrappers(rec: _Recorder, models: Any) -> dict[str, Callable[..., Any]
 
     @functools.wraps(generate)
     async def generate_content(**kwargs: Any) -> Any:
-        series = rec.series(_GENERATE, kwargs.get("model"))
-        tier = rec.tier(kwargs.get("config"))
+        series, tier = rec.request(_GENERATE, kwargs)
         started = series.start()
         try:
             response = await generate(**kwargs)
@@ -86,7 +84,7 @@ def _async_wrappers(rec: _Recorder, models: Any) -> dict[str, Callable[..., Any]
 
     @functools.wraps(stream)
     async def generate_content_stream(**kwargs: Any) -> AsyncIterator[Any]:
-        call = _Stream(rec.series(_GENERATE, kwargs.get("model")), rec.tier(kwargs.get("config")))
+        call = _Stream(*rec.request(_GENERATE, kwargs))
         try:
             chunks = await stream(**kwargs)
         except BaseException as exc:

@@ -74,6 +74,7 @@ class _Series:
         "tok_in",
         "tok_out",
         "add_cost",
+        "record_cost",
     )
 
     def __init__(self, recorder: _Recorder, labels: tuple[str, ...], overflow: bool) -> None:
@@ -98,6 +99,7 @@ class _Series:
         self.tok_in: tuple[Callable[[int], None], Callable[[int], None]] | None = None
         self.tok_out: tuple[Callable[[int], None], Callable[[int], None]] | None = None
         self.add_cost: Callable[[float], None] | None = None
+        self.record_cost = recorder.record_cost
 
     def _bind_ok(self) -> tuple[Callable[[float], None], Callable[[], None]]:
         ok = self.ok = (self.duration[""].observe, self.requests[_SUCCEEDED].inc)
@@ -165,7 +167,7 @@ class _Series:
                 (tokens.get("reasoning") or tokens["reasoning"]).inc(reasoning)
             if tool_use is not None:
                 (tokens.get("tool_use_prompt") or tokens["tool_use_prompt"]).inc(tool_use)
-        if prompt is None or not self.recorder.record_cost:
+        if prompt is None or not self.record_cost:
             return
         price = self.price
         if price is None:
@@ -223,6 +225,16 @@ class _Recorder:
         self.max_models = max_models
         self.service_tier = service_tier
         self._series: dict[tuple[str, str], _Series] = {}
+
+    def request(self, operation: str, kwargs: Mapping[str, Any]) -> tuple[_Series, str | None]:
+        """The series and service tier of a google-genai call with these keyword arguments: what
+        :meth:`series` and :meth:`tier` return, in one call for the per-call path."""
+        model = kwargs.get("model")
+        s = self._series.get((operation, model)) if type(model) is str else None
+        if s is None:
+            s = self.series(operation, model)
+        config = kwargs.get("config")
+        return s, self.service_tier if config is None else self.tier(config)
 
     def series(self, operation: str, model: Any) -> _Series:
         """The series of an operation on a model, applying the cap on unpriced model names."""
