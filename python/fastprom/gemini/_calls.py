@@ -37,22 +37,14 @@ class _Stream:
 
     __slots__ = ("series", "started", "tier", "metadata", "seen_chunk", "done", "watch", "__weakref__")
 
-    def __init__(self, series: _Series, tier: str | None) -> None:
+    def __init__(self, series: _Series, tier: str | None, start: bool = True) -> None:
         self.series = series
         self.tier = tier
-        self.started = series.start()
+        self.started = series.start() if start else 0.0  # else started by iterate()
         self.metadata: Any = None
         self.seen_chunk = False
         self.done = False
         self.watch: weakref.ref[Any] | None = None
-
-    def chunk(self, chunk: Any) -> None:
-        if not self.seen_chunk:
-            self.seen_chunk = True
-            self.series.first_chunk(self.started)
-        metadata = getattr(chunk, "usage_metadata", None)
-        if metadata is not None:
-            self.metadata = metadata  # chunks repeat the running usage: keep the last, never sum
 
     def end(self, outcome: str, exc: BaseException | None = None) -> None:
         if self.done:
@@ -68,10 +60,25 @@ class _Stream:
         """Weak-reference callback: the stream was collected before it ended."""
         self.end(_CLOSED)
 
-    def iterate(self, chunks: Iterator[Any]) -> Iterator[Any]:
+    def iterate(self, fn: Callable[..., Iterator[Any]], kwargs: Any, start: bool = False) -> Iterator[Any]:
+        """The chunks of ``fn(**kwargs)``, called on the first ``next()`` as the SDK's stream does
+        (the call is started then if ``start``): one generator, whose per-chunk work is only what a
+        chunk needs."""
+        if start:
+            self.started = self.series.start()
+        try:
+            chunks = fn(**kwargs)
+        except BaseException as exc:
+            self.end(_ERROR, exc)
+            raise
         try:
             for chunk in chunks:
-                self.chunk(chunk)
+                if not self.seen_chunk:
+                    self.seen_chunk = True
+                    self.series.first_chunk(self.started)
+                metadata = getattr(chunk, "usage_metadata", None)
+                if metadata is not None:
+                    self.metadata = metadata  # chunks repeat the running usage: keep the last, never sum
                 yield chunk
         except GeneratorExit:
             self.end(_CLOSED)
@@ -88,7 +95,12 @@ class _Stream:
     async def aiterate(self, chunks: AsyncIterator[Any]) -> AsyncIterator[Any]:
         try:
             async for chunk in chunks:
-                self.chunk(chunk)
+                if not self.seen_chunk:
+                    self.seen_chunk = True
+                    self.series.first_chunk(self.started)
+                metadata = getattr(chunk, "usage_metadata", None)
+                if metadata is not None:
+                    self.metadata = metadata
                 yield chunk
         except GeneratorExit:
             self.end(_CLOSED)
@@ -102,16 +114,18 @@ class _Stream:
                 await aclose()
         self.end(_SUCCESS)
 
+    def watched(self, chunks: AsyncIterator[Any]) -> AsyncIterator[Any]:
+        """:meth:`aiterate` over ``chunks``, counted as closed if dropped before its end."""
+        stream = self.aiterate(chunks)
+        # a weak reference held by the call (which the stream's frame holds) until it ends: a tenth
+        # of what weakref.finalize costs, which also registers every stream in a global table
+        self.watch = weakref.ref(stream, self.dropped)
+        return stream
+
 
 def _stream(series: _Series, tier: str | None, fn: Callable[..., Iterator[Any]], kwargs: Any) -> Iterator[Any]:
     """A google-genai sync stream; like the SDK's, nothing starts before the first ``next()``."""
-    call = _Stream(series, tier)
-    try:
-        chunks = fn(**kwargs)
-    except BaseException as exc:
-        call.end(_ERROR, exc)
-        raise
-    yield from call.iterate(chunks)
+    return _Stream(series, tier, start=False).iterate(fn, kwargs, start=True)
 
 
 async def _astream(series: _Series, tier: str | None, fn: Callable[..., Any], kwargs: Any) -> AsyncIterator[Any]:
@@ -122,8 +136,4 @@ async def _astream(series: _Series, tier: str | None, fn: Callable[..., Any], kw
     except BaseException as exc:
         call.end(_ERROR, exc)
         raise
-    stream = call.aiterate(chunks)
-    # a weak reference held by the call (which the stream's frame holds) until it ends: a tenth of
-    # what weakref.finalize costs, which also registers every stream in a global table
-    call.watch = weakref.ref(stream, call.dropped)
-    return stream
+    return call.watched(chunks)

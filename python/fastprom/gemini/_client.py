@@ -9,8 +9,8 @@ from typing import Any
 from fastprom._pricing import PriceSource
 from fastprom.registry import REGISTRY, CollectorRegistry
 
-from ._calls import _acall, _astream, _call, _stream
-from ._metrics import _EMBED, _GENERATE
+from ._calls import _acall, _call, _Stream, _stream
+from ._metrics import _EMBED, _ERROR, _GENERATE
 from ._recorder import _Recorder
 
 _PATCHED = ("generate_content", "generate_content_stream", "embed_content")
@@ -32,16 +32,29 @@ def _models_of(client: Any) -> tuple[Any, Any]:
     return models, aio
 
 
+# The wrappers below inline the measurement of one call (what ``_calls._call`` and ``_acall`` do)
+# rather than call it: one frame, one ``**kwargs`` unpacking, and for async calls one coroutine
+# layer that every suspension of the SDK's call passes through instead of two.
+
+
 def _sync_wrappers(rec: _Recorder, models: Any) -> dict[str, Callable[..., Any]]:
     generate, stream, embed = (getattr(models, name) for name in _PATCHED)
 
     @functools.wraps(generate)
     def generate_content(**kwargs: Any) -> Any:
-        return _call(rec.series(_GENERATE, kwargs.get("model")), rec.tier(kwargs.get("config")), generate, **kwargs)
+        series, tier = rec.request(_GENERATE, kwargs)
+        started = series.start()
+        try:
+            response = generate(**kwargs)
+        except BaseException as exc:
+            series.fail(started, exc)
+            raise
+        series.finish(started, getattr(response, "usage_metadata", None), tier)
+        return response
 
     @functools.wraps(stream)
     def generate_content_stream(**kwargs: Any) -> Iterator[Any]:
-        return _stream(rec.series(_GENERATE, kwargs.get("model")), rec.tier(kwargs.get("config")), stream, kwargs)
+        return _stream(*rec.request(_GENERATE, kwargs), stream, kwargs)
 
     @functools.wraps(embed)
     def embed_content(**kwargs: Any) -> Any:
@@ -59,13 +72,25 @@ def _async_wrappers(rec: _Recorder, models: Any) -> dict[str, Callable[..., Any]
 
     @functools.wraps(generate)
     async def generate_content(**kwargs: Any) -> Any:
-        series = rec.series(_GENERATE, kwargs.get("model"))
-        return await _acall(series, rec.tier(kwargs.get("config")), generate, **kwargs)
+        series, tier = rec.request(_GENERATE, kwargs)
+        started = series.start()
+        try:
+            response = await generate(**kwargs)
+        except BaseException as exc:
+            series.fail(started, exc)
+            raise
+        series.finish(started, getattr(response, "usage_metadata", None), tier)
+        return response
 
     @functools.wraps(stream)
     async def generate_content_stream(**kwargs: Any) -> AsyncIterator[Any]:
-        series = rec.series(_GENERATE, kwargs.get("model"))
-        return await _astream(series, rec.tier(kwargs.get("config")), stream, kwargs)
+        call = _Stream(*rec.request(_GENERATE, kwargs))
+        try:
+            chunks = await stream(**kwargs)
+        except BaseException as exc:
+            call.end(_ERROR, exc)
+            raise
+        return call.watched(chunks)
 
     @functools.wraps(embed)
     async def embed_content(**kwargs: Any) -> Any:

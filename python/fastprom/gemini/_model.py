@@ -113,7 +113,7 @@ def _tracked_type(base: type) -> type:
 
         def __iter__(self: Any) -> Iterator[Any]:  # noqa: N807
             stream: _Stream = self._fastprom_stream
-            return stream.iterate(super(new, self).__iter__())
+            return stream.iterate(super(new, self).__iter__, {})
 
         new = _LEGACY_STREAM_TYPES[base] = type(
             base.__name__,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import threading
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from time import perf_counter
 from typing import Any
 
@@ -68,6 +68,13 @@ class _Series:
         "cost",
         "unpriced",
         "overflowed",
+        "inc_flight",
+        "dec_flight",
+        "ok",
+        "tok_in",
+        "tok_out",
+        "add_cost",
+        "record_cost",
     )
 
     def __init__(self, recorder: _Recorder, labels: tuple[str, ...], overflow: bool) -> None:
@@ -86,9 +93,33 @@ class _Series:
         self.cost = _Children(m.cost, labels)
         self.unpriced = _Children(m.unpriced, labels)
         self.overflowed = _Children(m.model_overflow, labels)
+        self.inc_flight, self.dec_flight = self.in_flight.inc, self.in_flight.dec
+        # the bound updates of the children every successful call records, bound on first use
+        self.ok: tuple[Callable[[float], None], Callable[[], None]] | None = None
+        self.tok_in: tuple[Callable[[int], None], Callable[[int], None]] | None = None
+        self.tok_out: tuple[Callable[[int], None], Callable[[int], None]] | None = None
+        self.add_cost: Callable[[float], None] | None = None
+        self.record_cost = recorder.record_cost
+
+    def _bind_ok(self) -> tuple[Callable[[float], None], Callable[[], None]]:
+        ok = self.ok = (self.duration[""].observe, self.requests[_SUCCEEDED].inc)
+        return ok
+
+    def _bind_tokens(self, kind: str) -> tuple[Callable[[int], None], Callable[[int], None]]:
+        bound = (self.tokens[kind].inc, self.token_usage[kind].observe)
+        if kind == "input":
+            self.tok_in = bound
+        else:
+            self.tok_out = bound
+        return bound
+
+    def _bind_cost(self) -> Callable[[float], None]:
+        add: Callable[[float], None] = self.cost[()].inc
+        self.add_cost = add
+        return add
 
     def start(self) -> float:
-        self.in_flight.inc()
+        self.inc_flight()
         if self.overflow:
             self.overflowed[()].inc()
         return perf_counter()
@@ -107,39 +138,45 @@ class _Series:
     def finish(self, started: float, metadata: Any, tier: str | None, outcome: str = _SUCCESS) -> None:
         """Record the end of a call whose response (or last chunk) has this ``usage_metadata``."""
         elapsed = perf_counter() - started
-        self.in_flight.dec()
-        duration, requests = self.duration, self.requests
-        (duration.get("") or duration[""]).observe(elapsed)
-        key = _SUCCEEDED if outcome is _SUCCESS else (outcome, "")
-        (requests.get(key) or requests[key]).inc()
+        self.dec_flight()
+        if outcome is _SUCCESS:
+            observe, inc = self.ok or self._bind_ok()
+            observe(elapsed)
+            inc()
+        else:
+            self.duration[""].observe(elapsed)
+            self.requests[(outcome, "")].inc()
         usage = usage_of(metadata)
         if usage is None:
             return
         prompt, cached, output, reasoning, tool_use, prompt_audio, cached_audio = usage
-        tokens, token_usage = self.tokens, self.token_usage
         if prompt is not None:
-            n = prompt + (tool_use or 0)
-            (tokens.get("input") or tokens["input"]).inc(n)
-            (token_usage.get("input") or token_usage["input"]).observe(n)
+            n = prompt + tool_use if tool_use else prompt
+            add, observe_tokens = self.tok_in or self._bind_tokens("input")
+            add(n)
+            observe_tokens(n)
         if output is not None:
-            (tokens.get("output") or tokens["output"]).inc(output)
-            (token_usage.get("output") or token_usage["output"]).observe(output)
-        if cached is not None:
-            (tokens.get("cached") or tokens["cached"]).inc(cached)
-        if reasoning is not None:
-            (tokens.get("reasoning") or tokens["reasoning"]).inc(reasoning)
-        if tool_use is not None:
-            (tokens.get("tool_use_prompt") or tokens["tool_use_prompt"]).inc(tool_use)
-        if prompt is None or not self.recorder.record_cost:
+            add, observe_tokens = self.tok_out or self._bind_tokens("output")
+            add(output)
+            observe_tokens(output)
+        if cached is not None or reasoning is not None or tool_use is not None:
+            tokens = self.tokens
+            if cached is not None:
+                (tokens.get("cached") or tokens["cached"]).inc(cached)
+            if reasoning is not None:
+                (tokens.get("reasoning") or tokens["reasoning"]).inc(reasoning)
+            if tool_use is not None:
+                (tokens.get("tool_use_prompt") or tokens["tool_use_prompt"]).inc(tool_use)
+        if prompt is None or not self.record_cost:
             return
-        if self.price is None:
+        price = self.price
+        if price is None:
             self._unpriced()
             return
-        cost = self.price._cost(prompt, cached or 0, output or 0, tool_use or 0, prompt_audio, cached_audio)
+        cost = price._cost(prompt, cached or 0, output or 0, tool_use or 0, prompt_audio, cached_audio)
         if tier:
             cost *= self.recorder.prices.tier_multiplier(tier)
-        children = self.cost
-        (children.get(()) or children[()]).inc(cost)
+        (self.add_cost or self._bind_cost())(cost)
 
     def _unpriced(self) -> None:
         self.unpriced[()].inc()
@@ -188,6 +225,16 @@ class _Recorder:
         self.max_models = max_models
         self.service_tier = service_tier
         self._series: dict[tuple[str, str], _Series] = {}
+
+    def request(self, operation: str, kwargs: Mapping[str, Any]) -> tuple[_Series, str | None]:
+        """The series and service tier of a google-genai call with these keyword arguments: what
+        :meth:`series` and :meth:`tier` return, in one call for the per-call path."""
+        model = kwargs.get("model")
+        s = self._series.get((operation, model)) if type(model) is str else None
+        if s is None:
+            s = self.series(operation, model)
+        config = kwargs.get("config")
+        return s, self.service_tier if config is None else self.tier(config)
 
     def series(self, operation: str, model: Any) -> _Series:
         """The series of an operation on a model, applying the cap on unpriced model names."""
