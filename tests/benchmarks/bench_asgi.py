@@ -63,6 +63,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import _cachegrind
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 VARIANTS = ("bare", "fastprom", "instrumentator", "exporter")
@@ -327,27 +329,7 @@ def cachegrind_totals(variant: str, requests: int, out: Path) -> dict[str, int]:
     """Event totals of one child process making ``requests`` in-process requests under cachegrind."""
     # dict probing depends on the hash seed: fixed, the counts repeat more closely
     env = child_env(PYTHONHASHSEED="0")
-    command = [
-        "valgrind",
-        "--tool=cachegrind",
-        "--cache-sim=yes",
-        f"--cachegrind-out-file={out}",
-        sys.executable,
-        __file__,
-        "--micro-child",
-        variant,
-        str(requests),
-        "1",
-    ]
-    subprocess.run(command, check=True, capture_output=True, env=env, timeout=1800)
-    events: list[str] = []
-    totals: list[int] = []
-    for line in out.read_text().splitlines():
-        if line.startswith("events:"):
-            events = line.split()[1:]
-        elif line.startswith("summary:"):
-            totals = [int(n) for n in line.split()[1:]]
-    return dict(zip(events, totals, strict=True))
+    return _cachegrind.cachegrind_totals(__file__, ["--micro-child", variant, str(requests), "1"], out, env, 1800)
 
 
 def count_instructions(variants: list[str], low: int, high: int) -> None:

@@ -52,6 +52,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import _cachegrind
 import prometheus_client
 import prometheus_client.metrics
 from google import genai
@@ -254,28 +255,7 @@ def cachegrind_totals(name: str, call: str, calls: int, url: str, out: Path) -> 
     """Event totals of one child process under cachegrind."""
     # dict probing depends on the hash seed: fixed, the counts repeat more closely
     env = dict(os.environ, PYTHONHASHSEED="0")
-    command = [
-        "valgrind",
-        "--tool=cachegrind",
-        "--cache-sim=yes",
-        f"--cachegrind-out-file={out}",
-        sys.executable,
-        __file__,
-        "--child",
-        name,
-        call,
-        str(calls),
-        url,
-    ]
-    subprocess.run(command, check=True, capture_output=True, env=env, timeout=3600)
-    events: list[str] = []
-    totals: list[int] = []
-    for line in out.read_text().splitlines():
-        if line.startswith("events:"):
-            events = line.split()[1:]
-        elif line.startswith("summary:"):
-            totals = [int(n) for n in line.split()[1:]]
-    return dict(zip(events, totals, strict=True))
+    return _cachegrind.cachegrind_totals(__file__, ["--child", name, call, str(calls), url], out, env, 3600)
 
 
 def count_instructions(url: str, calls: list[str], low: int, high: int) -> None:
