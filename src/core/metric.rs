@@ -570,6 +570,12 @@ impl MultiprocessMode {
         )
     }
 
+    /// Whether the mode's series leave with their process (the `live*` modes, whose files
+    /// `mark_process_dead` removes).
+    pub fn is_live(self) -> bool {
+        self.name().starts_with("live")
+    }
+
     /// Checks an `inc` or `dec` (`op`): refused in the most-recent modes.
     #[inline(always)]
     pub fn check_add(self, op: &'static str) -> Result<()> {

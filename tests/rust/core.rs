@@ -672,6 +672,15 @@ fn counter_gauge_and_mode_rules() {
             "livemostrecent"
         ]
     );
+    let live: Vec<&str> = MultiprocessMode::ALL
+        .iter()
+        .filter(|m| m.is_live())
+        .map(|m| m.name())
+        .collect();
+    assert_eq!(
+        live,
+        ["liveall", "livemin", "livemax", "livesum", "livemostrecent"]
+    );
     for m in MultiprocessMode::ALL {
         assert_eq!(MultiprocessMode::parse(m.name()).unwrap(), m);
         assert_eq!(m.is_most_recent(), m.name().ends_with("mostrecent"));

@@ -7,25 +7,8 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
+use crate::core::metric::MultiprocessMode;
 use crate::core::multiprocess::error::MmapError;
-
-/// The gauge modes whose series leave with their process ([`mark_process_dead`]).
-pub const LIVE_GAUGE_MODES: [&str; 5] =
-    ["liveall", "livemin", "livemax", "livesum", "livemostrecent"];
-
-/// Every gauge multiprocess mode prometheus_client accepts.
-pub const GAUGE_MODES: [&str; 10] = [
-    "all",
-    "liveall",
-    "min",
-    "livemin",
-    "max",
-    "livemax",
-    "sum",
-    "livesum",
-    "mostrecent",
-    "livemostrecent",
-];
 
 /// The name of a process's file: `gauge_<mode>_<pid>.db` for a gauge, else
 /// `<type>_<pid>.db` (`mode` is ignored).
@@ -111,8 +94,8 @@ pub fn list_db_files(dir: &Path) -> Result<Vec<PathBuf>, MmapError> {
 /// `mark_process_dead`); returns the files removed. A file already gone is not an error.
 pub fn mark_process_dead(pid: &str, dir: &Path) -> Result<Vec<PathBuf>, MmapError> {
     let mut removed = Vec::new();
-    for mode in LIVE_GAUGE_MODES {
-        let path = dir.join(file_name("gauge", mode, pid));
+    for mode in MultiprocessMode::ALL.into_iter().filter(|m| m.is_live()) {
+        let path = dir.join(file_name("gauge", mode.name(), pid));
         match std::fs::remove_file(&path) {
             Ok(()) => removed.push(path),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}

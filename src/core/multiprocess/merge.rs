@@ -30,6 +30,7 @@ use std::rc::Rc;
 use indexmap::IndexMap;
 
 use crate::core::fmt::go_float;
+use crate::core::metric::MultiprocessMode;
 use crate::core::model::{OwnedFamily, OwnedSample};
 use crate::core::multiprocess::error::{Corruption, MmapError};
 use crate::core::multiprocess::files::{list_db_files, parse_file_name};
@@ -568,13 +569,17 @@ enum How {
 
 impl How {
     fn of(typ: &str, mode: Option<&str>) -> How {
-        match (typ, mode) {
-            ("gauge", Some("min" | "livemin")) => How::Min,
-            ("gauge", Some("max" | "livemax")) => How::Max,
-            ("gauge", Some("sum" | "livesum")) => How::Sum,
-            ("gauge", Some("mostrecent" | "livemostrecent")) => How::MostRecent,
-            ("gauge", _) => How::PerPid,
-            ("histogram", _) => How::Histogram,
+        use MultiprocessMode as M;
+        match typ {
+            // An unknown mode merges as `all`, as in prometheus_client.
+            "gauge" => match mode.and_then(|m| M::parse(m).ok()) {
+                Some(M::Min | M::LiveMin) => How::Min,
+                Some(M::Max | M::LiveMax) => How::Max,
+                Some(M::Sum | M::LiveSum) => How::Sum,
+                Some(M::MostRecent | M::LiveMostRecent) => How::MostRecent,
+                Some(M::All | M::LiveAll) | None => How::PerPid,
+            },
+            "histogram" => How::Histogram,
             _ => How::Add,
         }
     }
