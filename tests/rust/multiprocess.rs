@@ -290,10 +290,10 @@ fn round_trip_and_reopen() {
         for (i, k) in keys.iter().enumerate() {
             d.write_value(k, i as f64 * 0.5, i as f64).unwrap();
         }
-        assert_eq!(d.read_all_values().len(), 50);
+        assert_eq!(d.read_all_values().unwrap().len(), 50);
     }
     let d = MmapDict::open(&path).unwrap();
-    let all = d.read_all_values();
+    let all = d.read_all_values().unwrap();
     assert_eq!(all, read_all_values_from_file(&path).unwrap());
     for (i, (k, v, t)) in all.iter().enumerate() {
         assert_eq!(k, &keys[i]);
