@@ -9,6 +9,7 @@ mod errors;
 mod handle;
 mod http;
 mod metrics;
+mod multiprocess;
 mod negotiate;
 mod registry;
 mod server;
@@ -83,5 +84,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     server::register(m)?;
     bound::register(m)?;
     negotiate::register(m)?;
+    multiprocess::register(m)?;
     Ok(())
 }
