@@ -16,6 +16,7 @@
 //! closure the store calls on every update, as prometheus_client calls it.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, Weak};
 
@@ -43,6 +44,9 @@ pub type ProcessIdentifier = dyn Fn() -> Result<String> + Send + Sync;
 pub type DeprecatedDirHook = dyn Fn() -> Result<()> + Send + Sync;
 
 struct State {
+    /// The directory of the files (`None`: the one the environment names when a file is
+    /// opened, as prometheus_client reads it).
+    directory: Option<PathBuf>,
     /// The process identifier the open files are named with.
     pid: String,
     /// The open files, by file name.
@@ -59,7 +63,11 @@ impl State {
         if let Some(d) = self.files.get(&name) {
             return Ok(d.slot(key)?);
         }
-        let d = MmapDict::open(env::directory()?.join(&name))?;
+        let directory = match &self.directory {
+            Some(d) => d.clone(),
+            None => env::directory()?,
+        };
+        let d = MmapDict::open(directory.join(&name))?;
         let slot = d.slot(key)?;
         self.files.insert(name, d);
         Ok(slot)
@@ -120,6 +128,23 @@ impl Store {
         identifier: Option<Box<ProcessIdentifier>>,
         deprecated_dir: Option<Box<DeprecatedDirHook>>,
     ) -> Result<Arc<Store>> {
+        Self::build(None, identifier, deprecated_dir)
+    }
+
+    /// A value class writing its files in `directory` rather than the one the environment
+    /// names (for embedders without the environment variable).
+    pub fn in_directory(
+        directory: PathBuf,
+        identifier: Option<Box<ProcessIdentifier>>,
+    ) -> Result<Arc<Store>> {
+        Self::build(Some(directory), identifier, None)
+    }
+
+    fn build(
+        directory: Option<PathBuf>,
+        identifier: Option<Box<ProcessIdentifier>>,
+        deprecated_dir: Option<Box<DeprecatedDirHook>>,
+    ) -> Result<Arc<Store>> {
         let seen_fork = FORK_GENERATION.load(Ordering::Relaxed);
         let pid = match &identifier {
             Some(f) => f()?,
@@ -130,6 +155,7 @@ impl Store {
             deprecated_dir,
             seen_fork: AtomicU64::new(seen_fork),
             state: Mutex::new(State {
+                directory,
                 pid,
                 files: HashMap::new(),
                 cells: Vec::new(),
