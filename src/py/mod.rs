@@ -9,7 +9,7 @@ mod errors;
 mod handle;
 mod http;
 mod metrics;
-mod multiprocess;
+mod values;
 mod negotiate;
 mod registry;
 mod server;
@@ -84,6 +84,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     server::register(m)?;
     bound::register(m)?;
     negotiate::register(m)?;
-    multiprocess::register(m)?;
+    values::register(m)?;
     Ok(())
 }

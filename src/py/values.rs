@@ -1,4 +1,4 @@
-//! The writing side of multiprocess mode for `fastprom.values` and `fastprom.mmap_dict`:
+//! `fastprom.values` and `fastprom.mmap_dict`, the writing side of multiprocess mode:
 //! value classes (`MultiProcessStore`), one mapped value used on its own (`MappedValue`),
 //! a `.db` file opened for writing (`MmapDict`), and the process-wide switches. The rules
 //! are in `core::multiprocess`.
