@@ -432,6 +432,32 @@ def test_standalone_mmaped_value(mp_dir: Path) -> None:
     assert cls._store.open_files == 0
 
 
+def test_asgi_middleware_writes_the_files(mp_dir: Path) -> None:
+    # The middleware updates its children from Rust: in multiprocess mode, into the files.
+    from _helpers import call, http_scope
+
+    from fastprom.asgi import UNMATCHED_ROUTE, PrometheusMiddleware
+
+    values.ValueClass = values.MultiProcessValue(lambda: "w")
+
+    async def app(scope: dict, receive: object, send: object) -> None:
+        await send({"type": "http.response.start", "status": 204, "headers": []})  # type: ignore[operator]
+        await send({"type": "http.response.body", "body": b""})  # type: ignore[operator]
+
+    middleware = PrometheusMiddleware(app, registry=fastprom.CollectorRegistry())
+    for _ in range(3):
+        call(middleware, http_scope("/x"))
+    reg = PcRegistry()
+    MultiProcessCollector(reg, path=str(mp_dir))
+    labels = {"method": "GET", "route": UNMATCHED_ROUTE, "status": "204"}
+    assert reg.get_sample_value("http_requests_total", labels) == 3
+    route = {"method": "GET", "route": UNMATCHED_ROUTE}
+    assert reg.get_sample_value("http_request_duration_seconds_count", route) == 3
+    assert reg.get_sample_value("http_response_size_bytes_count", route) == 3
+    assert reg.get_sample_value("http_requests_in_progress", {"method": "GET"}) == 0
+    assert (mp_dir / "gauge_livesum_w.db").exists()
+
+
 # ------------------------------------------------------------------------------------ mmap_dict
 
 
