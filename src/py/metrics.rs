@@ -20,9 +20,9 @@ use crate::core::validate;
 use crate::py::collectors::NativeCollector;
 use crate::py::errors::callback_error;
 use crate::py::handle::{labelnames_from, ChildCache, Common, PyHandle, RegistryArg};
-use crate::py::values::warn_if_multiprocess;
 use crate::py::timers::{ExceptionCounter, InprogressTracker, Observe, Timer};
 use crate::py::util::{now, number, str_pairs, to_float, Amount};
+use crate::py::values::warn_if_multiprocess;
 
 // The ASGI recorder (http.rs) names the handle through this module.
 pub use crate::py::handle::Handle;

@@ -9,12 +9,12 @@ mod errors;
 mod handle;
 mod http;
 mod metrics;
-mod values;
 mod negotiate;
 mod registry;
 mod server;
 mod timers;
 mod util;
+mod values;
 
 use crate::core::{fmt, metric, validate};
 
