@@ -122,8 +122,14 @@ class _Metrics:
                 route_labels,
                 buckets=buckets,
             )
+            # livesum: in multiprocess mode, the sum over live workers (a dead worker's
+            # requests are no longer in progress); no effect on output otherwise.
             self.in_progress = add(
-                Gauge, "http_requests_in_progress", "HTTP requests being handled, by method.", ("method",)
+                Gauge,
+                "http_requests_in_progress",
+                "HTTP requests being handled, by method.",
+                ("method",),
+                multiprocess_mode="livesum",
             )
             self.request_size = add(
                 Summary, "http_request_size_bytes", "Size of HTTP request bodies as received.", route_labels

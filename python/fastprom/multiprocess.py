@@ -15,12 +15,12 @@ instead, once per distinct message in the process.
 from __future__ import annotations
 
 import os
-import warnings
 from typing import Iterable, Optional, Union
 
 from . import _core
 from .metrics_core import Metric
 from .registry import CollectorRegistry
+from .values import _copy_deprecated_dir
 
 __all__ = ["MultiProcessCollector", "MultiprocessWarning", "mark_process_dead"]
 
@@ -33,14 +33,7 @@ _PathArg = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 def _env_dir() -> Optional[str]:
     """``PROMETHEUS_MULTIPROC_DIR``, copied from the deprecated lower-case variable if
     only that one is set (with a ``DeprecationWarning``)."""
-    if "prometheus_multiproc_dir" in os.environ and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = os.environ["prometheus_multiproc_dir"]
-        warnings.warn(
-            "prometheus_multiproc_dir variable has been deprecated in favor of the upper case naming "
-            "PROMETHEUS_MULTIPROC_DIR",
-            DeprecationWarning,
-            stacklevel=3,
-        )
+    _copy_deprecated_dir()
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR")
 
 
