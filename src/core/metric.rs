@@ -462,6 +462,11 @@ impl CounterValue {
         self.value.set(v, 0.0)
     }
 
+    /// The stored count (prometheus_client's `_value`).
+    pub fn cell(&self) -> &Cell {
+        &self.value
+    }
+
     /// Replaces the exemplar (multiprocess mode drops it, as prometheus_client).
     pub fn set_exemplar(&self, ex: Exemplar) {
         if !self.value.is_mapped() {
@@ -631,6 +636,11 @@ impl GaugeValue {
         self.value.get()
     }
 
+    /// The stored value (prometheus_client's `_value`).
+    pub fn cell(&self) -> &Cell {
+        &self.value
+    }
+
     /// Makes scrapes report `f()` instead of the value.
     pub fn set_function(&self, f: Arc<GaugeFn>) {
         *lock(&self.func) = Some(f);
@@ -691,6 +701,16 @@ impl SummaryValue {
     /// The sum of observations.
     pub fn sum(&self) -> Result<f64> {
         self.sum.get()
+    }
+
+    /// The stored count (prometheus_client's `_count`).
+    pub fn count_cell(&self) -> &Cell {
+        &self.count
+    }
+
+    /// The stored sum (prometheus_client's `_sum`).
+    pub fn sum_cell(&self) -> &Cell {
+        &self.sum
     }
 }
 
@@ -825,6 +845,16 @@ impl HistogramValue {
     /// Per-bucket counts, each read once.
     pub fn counts(&self) -> Result<Vec<f64>> {
         self.counts.iter().map(Cell::get).collect()
+    }
+
+    /// The stored sum (prometheus_client's `_sum`).
+    pub fn sum_cell(&self) -> &Cell {
+        &self.sum
+    }
+
+    /// The stored per-bucket counts (prometheus_client's `_buckets`).
+    pub fn bucket_cells(&self) -> &[Cell] {
+        &self.counts
     }
 }
 

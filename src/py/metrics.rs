@@ -22,6 +22,7 @@ use crate::py::errors::callback_error;
 use crate::py::handle::{labelnames_from, ChildCache, Common, PyHandle, RegistryArg};
 use crate::py::timers::{ExceptionCounter, InprogressTracker, Observe, Timer};
 use crate::py::util::{now, number, str_pairs, to_float, Amount};
+use crate::py::value_view::{Target, Value};
 use crate::py::values::warn_if_multiprocess;
 
 // The ASGI recorder (http.rs) names the handle through this module.
@@ -253,9 +254,10 @@ metric_class!(Counter, CounterValue, new(py, common) {
         Ok(ExceptionCounter::new(self.h.clone(), exception))
     }
 
+    /// The stored count, with `get()`, `inc()` and `set()` (prometheus_client's value object).
     #[getter]
-    fn _value(&self) -> PyResult<f64> {
-        Ok(self.h.observable()?.value.get()?)
+    fn _value(&self) -> PyResult<Value> {
+        Ok(Value::new(Target::Counter(self.h.observable()?.clone())))
     }
 
     #[getter]
@@ -335,9 +337,10 @@ metric_class!(Gauge, GaugeValue, new(py, common, multiprocess_mode: &str = "all"
         self.h.fam.config.name()
     }
 
+    /// The stored value, with `get()`, `inc()` and `set()` (prometheus_client's value object).
     #[getter]
-    fn _value(&self) -> PyResult<f64> {
-        Ok(self.h.observable()?.value.get()?)
+    fn _value(&self) -> PyResult<Value> {
+        Ok(Value::new(Target::Gauge(self.h.observable()?.clone())))
     }
 });
 
@@ -367,6 +370,18 @@ metric_class!(Summary, SummaryValue, new(py, common) {
     /// Observes the duration of a block or function, in seconds.
     fn time(&self) -> Timer {
         Timer::new(Observe::Summary(self.h.clone()))
+    }
+
+    /// The stored count (prometheus_client's value object).
+    #[getter]
+    fn _count(&self) -> PyResult<Value> {
+        Ok(Value::new(Target::SummaryCount(self.h.observable()?.clone())))
+    }
+
+    /// The stored sum (prometheus_client's value object).
+    #[getter]
+    fn _sum(&self) -> PyResult<Value> {
+        Ok(Value::new(Target::SummarySum(self.h.observable()?.clone())))
     }
 });
 
@@ -420,6 +435,21 @@ metric_class!(Histogram, HistogramValue, new(py, common, buckets: Option<Bound<'
     /// Observes the duration of a block or function, in seconds.
     fn time(&self) -> Timer {
         Timer::new(Observe::Histogram(self.h.clone()))
+    }
+
+    /// The stored sum (prometheus_client's value object).
+    #[getter]
+    fn _sum(&self) -> PyResult<Value> {
+        Ok(Value::new(Target::HistogramSum(self.h.observable()?.clone())))
+    }
+
+    /// Each bucket's own count, not cumulative (prometheus_client's value objects).
+    #[getter]
+    fn _buckets(&self) -> PyResult<Vec<Value>> {
+        let child = self.h.observable()?;
+        Ok((0..child.value.bucket_cells().len())
+            .map(|i| Value::new(Target::HistogramBucket(child.clone(), i)))
+            .collect())
     }
 
     #[classattr]

@@ -15,6 +15,7 @@ mod registry;
 mod server;
 mod timers;
 mod util;
+mod value_view;
 mod values;
 
 use crate::core::{fmt, metric, validate};
@@ -62,6 +63,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<metrics::Histogram>()?;
     m.add_class::<metrics::Info>()?;
     m.add_class::<metrics::Enum>()?;
+    m.add_class::<value_view::Value>()?;
     m.add_class::<http::HttpSeries>()?;
     m.add_class::<http::HttpRecorder>()?;
     m.add_class::<http::HttpCycle>()?;

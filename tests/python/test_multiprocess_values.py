@@ -186,7 +186,7 @@ FORK = textwrap.dedent(
     if pid == 0:
         # The child's first update goes to a file of its own pid, holding every key at 0.
         c.labels("a").inc(1)
-        code = 0 if c.labels("a")._value%(get)s == 1 else 3
+        code = 0 if c.labels("a")._value.get() == 1 else 3
         os._exit(code)
     _, status = os.waitpid(pid, 0)
     c.labels("a").inc(1)
@@ -198,8 +198,8 @@ FORK = textwrap.dedent(
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 def test_fork_child_writes_its_own_file(two_dirs: tuple[Path, Path]) -> None:
     pc_dir, fp_dir = two_dirs
-    theirs = run_scenario("prometheus_client", pc_dir, FORK % {"get": ".get()"})
-    ours = run_scenario("fastprom", fp_dir, FORK % {"get": ""})
+    theirs = run_scenario("prometheus_client", pc_dir, FORK)
+    ours = run_scenario("fastprom", fp_dir, FORK)
     assert theirs["status"] == 0
     assert ours["status"] == 0
 
@@ -285,7 +285,7 @@ def test_pid_change_at_creation_and_update(mp_dir: Path) -> None:
     keys = [pc_mmap_key(n, n + "_total", [], [], n) for n in ("c1", "c2", "c3")]
     assert entries(mp_dir / "counter_1.db") == [(k, 0.0, 0.0) for k in keys]
     c1.inc(1)
-    assert c1._value == 1.0
+    assert c1._value.get() == 1.0
     assert entries(mp_dir / "counter_0.db")[0] == (keys[0], 2.0, 0.0)
     reg = PcRegistry()
     MultiProcessCollector(reg, path=str(mp_dir))

@@ -33,9 +33,8 @@ REPO = HERE.parent.parent
 DIFFERENCES = HERE / "differences.txt"
 README = REPO / "README.md"
 README_SECTION = "### How it differs from prometheus_client"
-# The suite's files that cover what fastprom implements. Not run: test_multiprocess.py
-# (to join once fastprom has multiprocess mode) and the Twisted, aiohttp, Django and
-# Graphite bridges, which fastprom does not have.
+# The suite's files that cover what fastprom implements. Not run: the Twisted, aiohttp,
+# Django and Graphite bridges, which fastprom does not have.
 RETRIES = 3
 FILES = [
     "test_core.py",
@@ -48,6 +47,7 @@ FILES = [
     "test_process_collector.py",
     "test_platform_collector.py",
     "test_gc_collector.py",
+    "test_multiprocess.py",
 ]
 
 
