@@ -122,8 +122,14 @@ class _Metrics:
                 route_labels,
                 buckets=buckets,
             )
+            # Under several worker processes: the sum over the live workers, no pid label, and a
+            # dead worker's requests leave the sum once mark_process_dead() removes its file.
             self.in_progress = add(
-                Gauge, "http_requests_in_progress", "HTTP requests being handled, by method.", ("method",)
+                Gauge,
+                "http_requests_in_progress",
+                "HTTP requests being handled, by method.",
+                ("method",),
+                multiprocess_mode="livesum",
             )
             self.request_size = add(
                 Summary, "http_request_size_bytes", "Size of HTTP request bodies as received.", route_labels
@@ -165,7 +171,7 @@ class PrometheusMiddleware:
     * ``http_time_to_first_byte_seconds`` {method, route}: until the response start was sent
     * ``http_request_size_bytes`` / ``http_response_size_bytes`` {method, route}: body bytes
       actually received / sent (summaries: count and sum)
-    * ``http_requests_in_progress`` {method}
+    * ``http_requests_in_progress`` {method}: gauge, ``multiprocess_mode="livesum"``
 
     ``route`` is the template the framework resolved (``/items/{item_id}``, including router and
     mount prefixes), read after the application handled the request; requests no route matched
