@@ -10,6 +10,7 @@ use crate::core::error::Result as CoreResult;
 use crate::core::model::to_owned_family;
 use crate::core::registry::Collector;
 use crate::py::convert::{family_from_py, family_to_py};
+use crate::py::multiprocess::detach_warning;
 
 /// A collector implemented in Rust. A Python collector that exposes one as its
 /// `__fastprom_collector__` attribute is rendered from Rust, without the GIL.
@@ -20,13 +21,18 @@ pub struct NativeCollector {
 
 #[pymethods]
 impl NativeCollector {
-    /// The families as `Metric` objects.
+    /// The families as `Metric` objects, collected without the GIL (the warnings of a
+    /// multiprocess collector become Python warnings).
     fn collect<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        let mut owned = Vec::new();
-        self.inner.visit(&mut |fam| -> CoreResult<()> {
-            owned.push(to_owned_family(fam)?);
-            Ok(())
-        })?;
+        let inner = &self.inner;
+        let owned = detach_warning(py, || {
+            let mut owned = Vec::new();
+            inner.visit(&mut |fam| -> CoreResult<()> {
+                owned.push(to_owned_family(fam)?);
+                Ok(())
+            })?;
+            Ok::<_, crate::core::error::Error>(owned)
+        })??;
         let list = PyList::empty(py);
         for fam in &owned {
             list.append(family_to_py(py, fam, true, &[])?)?;

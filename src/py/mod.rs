@@ -9,6 +9,7 @@ mod errors;
 mod handle;
 mod http;
 mod metrics;
+mod multiprocess;
 mod negotiate;
 mod registry;
 mod server;
@@ -80,6 +81,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(legacy_validation, m)?)?;
     m.add_function(wrap_pyfunction!(validate_metric_name, m)?)?;
     m.add_function(wrap_pyfunction!(validate_label_name, m)?)?;
+    multiprocess::register(m)?;
     server::register(m)?;
     bound::register(m)?;
     negotiate::register(m)?;

@@ -14,6 +14,7 @@ use crate::core::registry::{Collector, Registry};
 use crate::py::convert::{family_from_py, with_metric};
 use crate::py::errors::callback_error;
 use crate::py::metrics::native_collector;
+use crate::py::multiprocess::detach_warning;
 use crate::py::util::str_pairs;
 
 /// A Python object with `collect()`: collected with the GIL, encoded without it.
@@ -115,7 +116,8 @@ impl PyRegistry {
         Ok(())
     }
 
-    /// Renders the registry; native families are encoded without holding the GIL.
+    /// Renders the registry; native families are encoded without holding the GIL. The
+    /// warnings of multiprocess collectors become Python warnings.
     #[pyo3(signature = (openmetrics = false, escaping = "underscores", version_major = 1, names = None))]
     fn render<'py>(
         &self,
@@ -127,7 +129,7 @@ impl PyRegistry {
     ) -> PyResult<Bound<'py, PyBytes>> {
         let format = format_for(openmetrics, escaping, version_major)?;
         let inner = self.inner.clone();
-        let bytes = py.detach(move || inner.render(&format, names.as_deref()))?;
+        let bytes = detach_warning(py, move || inner.render(&format, names.as_deref()))??;
         Ok(PyBytes::new(py, &bytes))
     }
 }

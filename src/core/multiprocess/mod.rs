@@ -6,8 +6,10 @@
 //! * [`mmap_dict`]: the writer, updating values in place from any thread;
 //! * [`files`]: file names, listing a directory, `mark_process_dead`;
 //! * [`merge`]: the collector's merge of a directory into families;
+//! * [`collector`]: the collector of a directory, and where its warnings go;
 //! * [`error`]: what can go wrong, naming the file.
 
+pub mod collector;
 pub mod error;
 pub mod files;
 pub mod key;
@@ -15,6 +17,7 @@ pub mod layout;
 pub mod merge;
 pub mod mmap_dict;
 
+pub use collector::{capture, DirCollector};
 pub use error::{Corruption, MmapError};
 pub use files::{file_name, list_db_files, mark_process_dead, parse_file_name};
 pub use key::{decode_key, encode_key, Key};
