@@ -166,6 +166,8 @@ def bench_updates(work: Path, args: argparse.Namespace) -> dict[str, dict[str, f
             directory.mkdir()
             process = child("--updates", lib, str(args.ops), str(args.rounds), directory=directory)
             results[lib].append(json.loads(finish(process)))
+            if not any(directory.glob("*.db")):
+                raise SystemExit(f"{lib} wrote no .db file: its multiprocess mode is not active")
     return {lib: {case: statistics.median(r[case] for r in runs) for case in UPDATES} for lib, runs in results.items()}
 
 
@@ -177,15 +179,18 @@ def bench_sizes(work: Path, args: argparse.Namespace) -> dict[str, dict[str, int
             directory.mkdir()
             populate(directory, [lib], kind, args.series)
             sizes[lib][kind] = disk_bytes(directory)
+            if not sizes[lib][kind]:
+                raise SystemExit(f"{lib} wrote no .db file: its multiprocess mode is not active")
     return sizes
 
 
 def table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    print("| " + " | ".join(h.ljust(w) for h, w in zip(header, widths)) + " |")
+    print("| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + " |")
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for row in rows:
-        print("| " + " | ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))) + " |")
+        cells = [c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))]
+        print("| " + " | ".join(cells) + " |")
     print()
 
 

@@ -162,7 +162,12 @@ def multiworker(kind: str, tmp_path: Path) -> Iterator[App]:
     env = _environment(directory, release)
     with running(args, port, tmp_path / f"{kind}.log", "/metrics", env=env, cwd=tmp_path, group=True) as server:
         app = App(server, directory, release, kind)
-        assert len(eventually(lambda: len(app.worker_pids()) == WORKERS and app.worker_pids(), 30)) == WORKERS
+
+        def all_up() -> set[str] | None:
+            pids = app.worker_pids()
+            return pids if len(pids) == WORKERS else None
+
+        assert eventually(all_up, 30), (app.worker_pids(), server.output())
         assert not (directory / "counter_999999999.db").exists()  # wiped at start
         yield app
 
@@ -398,7 +403,6 @@ def test_sigkill_a_worker_under_load(kind: str, tmp_path: Path) -> None:
             if key != ("/items/{item_id}", "200"):
                 assert counts[key] == n
         assert len(app.worker_pids()) == WORKERS  # the master replaced the victim
-    assert first[victim] > 0
 
 
 # --------------------------------------------------------------------------------- interop
