@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import gunicorn.config
 import prometheus_client
 import prometheus_client.multiprocess
 import prometheus_client.openmetrics.exposition
@@ -171,6 +172,8 @@ def multiworker(kind: str, tmp_path: Path) -> Iterator[App]:
             *("-k", "uvicorn.workers.UvicornWorker", "-w", str(WORKERS), "-b", f"127.0.0.1:{port}"),
             *("--graceful-timeout", "3", "--chdir", str(HERE), "_mp_app:app"),
         ]
+        if hasattr(gunicorn.config, "ControlSocketDisable"):  # recent gunicorn: else one in ~/.gunicorn
+            args.append("--no-control-socket")
     else:
         args = [
             *(sys.executable, str(ROOT / "examples" / "uvicorn_workers.py"), "--multiproc-dir", str(directory)),
