@@ -84,7 +84,8 @@ def _serve(args: argparse.Namespace) -> int:
         raise _Error(f"{PROG} serve: no directory: pass --multiproc-dir DIR or set PROMETHEUS_MULTIPROC_DIR", 2)
     if not os.path.isdir(directory):
         raise _Error(f"{PROG} serve: {directory!r} is not a directory")
-    registry = CollectorRegistry()
+    # name[] restricts the samples of the merged view (its names are known only at scrape time).
+    registry = CollectorRegistry(support_collectors_without_names=True)
     MultiProcessCollector(registry, path=directory)
 
     def stop(signum: int, frame: Optional[FrameType]) -> None:

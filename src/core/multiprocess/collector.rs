@@ -95,3 +95,49 @@ pub fn report(warnings: Vec<Warning>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::multiprocess::{encode_key, MmapDict};
+
+    fn families(c: &DirCollector) -> Vec<String> {
+        let mut names = Vec::new();
+        c.visit(&mut |f| {
+            names.push(f.name().to_string());
+            Ok(())
+        })
+        .unwrap();
+        names
+    }
+
+    #[test]
+    fn scrapes_read_the_directory_each_time_and_hand_warnings_to_the_capture() {
+        let dir = std::env::temp_dir().join(format!("fastprom-collector-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let c = DirCollector::new(&dir);
+        assert_eq!(c.dir(), dir.as_path());
+        let (names, warnings) = capture(|| families(&c));
+        assert!(names.is_empty() && warnings.is_empty());
+
+        let d = MmapDict::open(dir.join("counter_1.db")).unwrap();
+        let none: &[(&str, &str)] = &[];
+        d.write_value(&encode_key("c", "c_total", none, "h"), 2.0, 0.0)
+            .unwrap();
+        std::fs::write(dir.join("counter_2.db"), b"garbage!garbage!").unwrap();
+        let (names, warnings) = capture(|| families(&c));
+        assert_eq!(names, ["c"]);
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].to_string().contains("counter_2.db"));
+
+        // Nested: the inner capture takes the warnings, the outer one gets none.
+        let ((_, inner), outer) = capture(|| capture(|| families(&c)));
+        assert_eq!((inner.len(), outer.len()), (1, 0));
+        // Outside any capture they go to stderr; nothing is left captured afterwards.
+        assert_eq!(families(&c), ["c"]);
+        assert!(CAPTURED.with(|x| x.borrow().is_none()));
+        drop(d);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
