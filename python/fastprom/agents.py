@@ -56,7 +56,10 @@ class _Families:
             **kw,
         )
         self.tasks = Counter("gen_ai_agent_tasks", "Agent tasks by outcome.", (_AGENT, "outcome", "error_type"), **kw)
-        self.tasks_active = Gauge("gen_ai_agent_tasks_active", "Agent tasks in progress.", (_AGENT,), **kw)
+        # livesum: summed over live processes in multiprocess mode.
+        self.tasks_active = Gauge(
+            "gen_ai_agent_tasks_active", "Agent tasks in progress.", (_AGENT,), multiprocess_mode="livesum", **kw
+        )
         self.step_duration = Histogram(
             "gen_ai_agent_step_duration",
             "Duration of agent steps.",

@@ -122,8 +122,8 @@ class _Metrics:
                 route_labels,
                 buckets=buckets,
             )
-            # Under several worker processes: the sum over the live workers, no pid label, and a
-            # dead worker's requests leave the sum once mark_process_dead() removes its file.
+            # livesum: in multiprocess mode, the sum over live workers (a dead worker's
+            # requests are no longer in progress); no effect on output otherwise.
             self.in_progress = add(
                 Gauge,
                 "http_requests_in_progress",

@@ -6,7 +6,7 @@ import os
 import sys
 import types
 
-from . import _core
+from . import _core, values  # noqa: F401  (values: sets the value class first)
 from ._core import Counter, Enum, Gauge, Histogram, Info, Summary
 
 __all__ = [

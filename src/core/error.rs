@@ -127,6 +127,8 @@ pub enum Error {
     /// A `.db` file or directory of multiprocess mode could not be used (see
     /// [`MmapError`], which names the file).
     Multiprocess(MmapError),
+    /// A value of multiprocess mode created while `PROMETHEUS_MULTIPROC_DIR` is not set.
+    MultiprocessDirUnset,
 
     /// Code of the embedder failed while the core was running it: a `Gauge.set_function`
     /// callback or a custom collector's `collect()` called during a scrape, or the visitor
@@ -216,6 +218,10 @@ impl fmt::Display for Error {
                 "Metric {family} has exemplars, but is not a histogram bucket or counter"
             ),
             Error::Multiprocess(e) => e.fmt(f),
+            Error::MultiprocessDirUnset => f.write_str(
+                "multiprocess mode needs the directory of its files in the environment \
+                 variable PROMETHEUS_MULTIPROC_DIR, which is not set",
+            ),
             Error::Callback(e) => e.fmt(f),
         }
     }

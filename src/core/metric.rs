@@ -1,7 +1,7 @@
 //! Native metric storage: a family of children keyed by label values, each child holding
 //! atomics. Rendering reads the atomics directly (no Python, no copies of the series).
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use crate::core::atomic::AtomicF64;
@@ -10,6 +10,7 @@ use crate::core::fmt;
 use crate::core::labels::{new_child_set, ChildSet, Key, LabelValues, Labelled, Query};
 use crate::core::model::{Exemplar, FamilySource, SampleRef, Timestamp};
 use crate::core::repr::py_str_repr;
+use crate::core::value::{Cell, NewValues};
 
 static USE_CREATED: AtomicBool = AtomicBool::new(true);
 
@@ -119,8 +120,9 @@ pub trait Kind: Send + Sync + Sized + 'static {
     type Config: Send + Sync;
     /// The OpenMetrics type name.
     const TYPE: &'static str;
-    /// A fresh value.
-    fn new(config: &Self::Config) -> Self;
+    /// A fresh value: its numbers created by `values` (in this process, or in multiprocess
+    /// mode in this process's files, which can fail).
+    fn new(config: &Self::Config, values: &NewValues<'_>) -> Result<Self>;
     /// The order prometheus_client's sample label dicts have (the encoders sort labels;
     /// this is for handing samples to Python): the label names, then extra ones.
     fn label_order(fam: &Family<Self>) -> Vec<String> {
@@ -178,20 +180,25 @@ pub struct Family<K: Kind> {
 
 impl<K: Kind> Family<K> {
     /// `now` is the creation time of the unlabelled child, if the metric has no labels.
-    pub fn new(desc: Desc, config: K::Config, now: f64) -> Family<K> {
-        let solo = desc.labelnames.is_empty().then(|| {
-            Arc::new(Child {
+    /// The unlabelled child's values are created in the current value class (see
+    /// [`crate::core::multiprocess::store::value_class`]): in multiprocess mode, opening
+    /// this process's file can fail.
+    pub fn new(desc: Desc, config: K::Config, now: f64) -> Result<Family<K>> {
+        let solo = if desc.labelnames.is_empty() {
+            Some(Arc::new(Child {
                 labels: LabelValues::default(),
                 created: AtomicF64::new(now),
-                value: K::new(&config),
-            })
-        });
-        Family {
+                value: K::new(&config, &NewValues::new(&desc, &[]))?,
+            }))
+        } else {
+            None
+        };
+        Ok(Family {
             desc,
             config,
             solo,
             children: RwLock::new(new_child_set()),
-        }
+        })
     }
 
     /// The child of an unlabelled metric.
@@ -206,7 +213,8 @@ impl<K: Kind> Family<K> {
     }
 
     /// The child for `values` (one per label name: [`Error::LabelCount`] otherwise),
-    /// created with creation time `now()` if missing. `now` runs before any lock is taken,
+    /// created with creation time `now()` if missing, its values in the current value
+    /// class (in multiprocess mode, this can fail and then creates nothing). `now` runs before any lock is taken,
     /// so it may call back into the embedder (Python's patched `time.time`); its error type
     /// is the caller's. The unlabelled family's only child is returned for no values.
     pub fn child<S: AsRef<str>, E: From<Error>>(
@@ -222,10 +230,12 @@ impl<K: Kind> Family<K> {
             return Ok(c);
         }
         let created = now()?;
+        let labels: Vec<&str> = values.iter().map(AsRef::as_ref).collect();
+        let value = K::new(&self.config, &NewValues::new(&self.desc, &labels))?;
         let fresh = Arc::new(Child {
             labels: LabelValues::new(values),
             created: AtomicF64::new(created),
-            value: K::new(&self.config),
+            value,
         });
         let mut set = self
             .children
@@ -419,9 +429,9 @@ fn with_label<'a>(
 // ---------------------------------------------------------------------------------------
 // Counter
 
-/// A counter's value and its last exemplar.
+/// A counter's value and its last exemplar (none in multiprocess mode).
 pub struct CounterValue {
-    value: AtomicF64,
+    value: Cell,
     exemplar: Mutex<Option<Box<Exemplar>>>,
 }
 
@@ -438,23 +448,25 @@ impl CounterValue {
 
     /// Adds `amount` (checked with [`CounterValue::check_increment`] by the caller).
     #[inline]
-    pub fn inc(&self, amount: f64) {
-        self.value.add(amount);
+    pub fn inc(&self, amount: f64) -> Result<()> {
+        self.value.inc(amount)
     }
 
     /// The count.
-    pub fn get(&self) -> f64 {
+    pub fn get(&self) -> Result<f64> {
         self.value.get()
     }
 
     /// Sets the count (a counter's `reset()`).
-    pub fn set(&self, v: f64) {
-        self.value.set(v);
+    pub fn set(&self, v: f64) -> Result<()> {
+        self.value.set(v, 0.0)
     }
 
-    /// Replaces the exemplar.
+    /// Replaces the exemplar (multiprocess mode drops it, as prometheus_client).
     pub fn set_exemplar(&self, ex: Exemplar) {
-        *lock(&self.exemplar) = Some(Box::new(ex));
+        if !self.value.is_mapped() {
+            *lock(&self.exemplar) = Some(Box::new(ex));
+        }
     }
 
     /// The last exemplar.
@@ -466,11 +478,11 @@ impl CounterValue {
 impl Kind for CounterValue {
     type Config = ();
     const TYPE: &'static str = "counter";
-    fn new((): &()) -> Self {
-        CounterValue {
-            value: AtomicF64::new(0.0),
+    fn new((): &(), values: &NewValues<'_>) -> Result<Self> {
+        Ok(CounterValue {
+            value: values.cell(Self::TYPE, "", "_total", None)?,
             exemplar: Mutex::new(None),
-        }
+        })
     }
     fn emit(
         fam: &Family<Self>,
@@ -482,7 +494,7 @@ impl Kind for CounterValue {
         f(&sample(
             &[&fam.desc.name, "_total"],
             base,
-            child.value.get(),
+            child.value.get()?,
             ex.as_ref(),
         ))?;
         emit_created(fam, child, base, f)
@@ -588,7 +600,7 @@ impl MultiprocessMode {
 
 /// A gauge's value, or the callback that supplies it.
 pub struct GaugeValue {
-    value: AtomicF64,
+    value: Cell,
     func: Mutex<Option<Arc<GaugeFn>>>,
 }
 
@@ -596,18 +608,26 @@ impl GaugeValue {
     /// Adds `amount` (negative to decrement); the family's mode is checked by the caller
     /// with [`MultiprocessMode::check_add`].
     #[inline]
-    pub fn inc(&self, amount: f64) {
-        self.value.add(amount);
+    pub fn inc(&self, amount: f64) -> Result<()> {
+        self.value.inc(amount)
     }
 
-    /// Sets the value.
+    /// Sets the value. In a most-recent `mode` the time `now()` goes with it (the entry's
+    /// timestamp in multiprocess mode; prometheus_client calls `time.time()` there in any
+    /// mode); otherwise the timestamp is 0.0 and `now` is not called.
     #[inline]
-    pub fn set(&self, v: f64) {
-        self.value.set(v);
+    pub fn set<E: From<Error>>(
+        &self,
+        mode: MultiprocessMode,
+        v: f64,
+        now: impl FnOnce() -> Result<f64, E>,
+    ) -> Result<(), E> {
+        let timestamp = if mode.is_most_recent() { now()? } else { 0.0 };
+        Ok(self.value.set(v, timestamp)?)
     }
 
     /// The value last set (not the callback's).
-    pub fn get(&self) -> f64 {
+    pub fn get(&self) -> Result<f64> {
         self.value.get()
     }
 
@@ -621,7 +641,7 @@ impl GaugeValue {
         let func = lock(&self.func).clone();
         match func {
             Some(f) => f(),
-            None => Ok(self.value.get()),
+            None => self.value.get(),
         }
     }
 }
@@ -629,11 +649,11 @@ impl GaugeValue {
 impl Kind for GaugeValue {
     type Config = MultiprocessMode;
     const TYPE: &'static str = "gauge";
-    fn new(_: &MultiprocessMode) -> Self {
-        GaugeValue {
-            value: AtomicF64::new(0.0),
+    fn new(mode: &MultiprocessMode, values: &NewValues<'_>) -> Result<Self> {
+        Ok(GaugeValue {
+            value: values.cell(Self::TYPE, mode.name(), "", None)?,
             func: Mutex::new(None),
-        }
+        })
     }
     fn emit(
         fam: &Family<Self>,
@@ -651,25 +671,25 @@ impl Kind for GaugeValue {
 
 /// A summary's count and sum.
 pub struct SummaryValue {
-    count: AtomicU64,
-    sum: AtomicF64,
+    count: Cell,
+    sum: Cell,
 }
 
 impl SummaryValue {
     /// Records one observation.
     #[inline]
-    pub fn observe(&self, v: f64) {
-        self.count.fetch_add(1, Ordering::Relaxed);
-        self.sum.add(v);
+    pub fn observe(&self, v: f64) -> Result<()> {
+        self.count.inc(1.0)?;
+        self.sum.inc(v)
     }
 
     /// The number of observations.
-    pub fn count(&self) -> u64 {
-        self.count.load(Ordering::Relaxed)
+    pub fn count(&self) -> Result<f64> {
+        self.count.get()
     }
 
     /// The sum of observations.
-    pub fn sum(&self) -> f64 {
+    pub fn sum(&self) -> Result<f64> {
         self.sum.get()
     }
 }
@@ -677,11 +697,11 @@ impl SummaryValue {
 impl Kind for SummaryValue {
     type Config = ();
     const TYPE: &'static str = "summary";
-    fn new((): &()) -> Self {
-        SummaryValue {
-            count: AtomicU64::new(0),
-            sum: AtomicF64::new(0.0),
-        }
+    fn new((): &(), values: &NewValues<'_>) -> Result<Self> {
+        Ok(SummaryValue {
+            count: values.cell(Self::TYPE, "", "_count", None)?,
+            sum: values.cell(Self::TYPE, "", "_sum", None)?,
+        })
     }
     fn emit(
         fam: &Family<Self>,
@@ -690,13 +710,8 @@ impl Kind for SummaryValue {
         f: &mut dyn FnMut(&SampleRef<'_>) -> Result<()>,
     ) -> Result<()> {
         let name = fam.desc.name.as_str();
-        f(&sample(
-            &[name, "_count"],
-            base,
-            child.value.count() as f64,
-            None,
-        ))?;
-        f(&sample(&[name, "_sum"], base, child.value.sum(), None))?;
+        f(&sample(&[name, "_count"], base, child.value.count()?, None))?;
+        f(&sample(&[name, "_sum"], base, child.value.sum()?, None))?;
         emit_created(fam, child, base, f)
     }
 }
@@ -772,53 +787,62 @@ impl Buckets {
     }
 }
 
-/// A histogram's bucket counts, sum and per-bucket exemplars.
+/// A histogram's bucket counts (not cumulative), sum and per-bucket exemplars (none in
+/// multiprocess mode).
 pub struct HistogramValue {
-    counts: Box<[AtomicU64]>,
-    sum: AtomicF64,
+    counts: Box<[Cell]>,
+    sum: Cell,
     exemplars: Mutex<Option<Box<[Option<Exemplar>]>>>,
 }
 
 impl HistogramValue {
     /// Records `v` in bucket `idx` (from [`Buckets::index`]).
     #[inline]
-    pub fn observe(&self, idx: Option<usize>, v: f64) {
-        self.sum.add(v);
+    pub fn observe(&self, idx: Option<usize>, v: f64) -> Result<()> {
+        self.sum.inc(v)?;
         if let Some(i) = idx {
-            self.counts[i].fetch_add(1, Ordering::Relaxed);
+            self.counts[i].inc(1.0)?;
         }
+        Ok(())
     }
 
-    /// Replaces the exemplar of bucket `idx`.
+    /// Replaces the exemplar of bucket `idx` (multiprocess mode drops it, as
+    /// prometheus_client).
     pub fn set_exemplar(&self, idx: usize, ex: Exemplar) {
+        if self.sum.is_mapped() {
+            return;
+        }
         let mut g = lock(&self.exemplars);
         let slots = g.get_or_insert_with(|| (0..self.counts.len()).map(|_| None).collect());
         slots[idx] = Some(ex);
     }
 
     /// The sum of observations.
-    pub fn sum(&self) -> f64 {
+    pub fn sum(&self) -> Result<f64> {
         self.sum.get()
     }
 
     /// Per-bucket counts, each read once.
-    pub fn counts(&self) -> Vec<u64> {
-        self.counts
-            .iter()
-            .map(|c| c.load(Ordering::Relaxed))
-            .collect()
+    pub fn counts(&self) -> Result<Vec<f64>> {
+        self.counts.iter().map(Cell::get).collect()
     }
 }
 
 impl Kind for HistogramValue {
     type Config = Buckets;
     const TYPE: &'static str = "histogram";
-    fn new(b: &Buckets) -> Self {
-        HistogramValue {
-            counts: (0..b.bounds.len()).map(|_| AtomicU64::new(0)).collect(),
-            sum: AtomicF64::new(0.0),
+    fn new(b: &Buckets, values: &NewValues<'_>) -> Result<Self> {
+        // The sum first, then the buckets: the order prometheus_client adds the keys in.
+        let sum = values.cell(Self::TYPE, "", "_sum", None)?;
+        let counts =
+            b.le.iter()
+                .map(|le| values.cell(Self::TYPE, "", "_bucket", Some(("le", le))))
+                .collect::<Result<_>>()?;
+        Ok(HistogramValue {
+            counts,
+            sum,
             exemplars: Mutex::new(None),
-        }
+        })
     }
     fn emit(
         fam: &Family<Self>,
@@ -831,22 +855,22 @@ impl Kind for HistogramValue {
         let exemplars = lock(&child.value.exemplars).clone();
         // Count is derived from the same reads as the buckets: `_count` always equals the
         // `+Inf` bucket, even while other threads observe.
-        let counts = child.value.counts();
+        let counts = child.value.counts()?;
         let mut labels = with_label(base, ("le", ""));
         let le_pos = labels
             .iter()
             .position(|(k, _)| *k == "le")
             .expect("le inserted");
-        let mut acc = 0u64;
+        let mut acc = 0.0;
         for (i, n) in counts.iter().enumerate() {
             acc += n;
             labels[le_pos].1 = &buckets.le[i];
             let ex = exemplars.as_ref().and_then(|e| e[i].as_ref());
-            f(&sample(&[name, "_bucket"], &labels, acc as f64, ex))?;
+            f(&sample(&[name, "_bucket"], &labels, acc, ex))?;
         }
-        f(&sample(&[name, "_count"], base, acc as f64, None))?;
+        f(&sample(&[name, "_count"], base, acc, None))?;
         if buckets.bounds[0] >= 0.0 {
-            f(&sample(&[name, "_sum"], base, child.value.sum(), None))?;
+            f(&sample(&[name, "_sum"], base, child.value.sum()?, None))?;
         }
         emit_created(fam, child, base, f)
     }
@@ -893,10 +917,11 @@ impl InfoValue {
 impl Kind for InfoValue {
     type Config = ();
     const TYPE: &'static str = "info";
-    fn new((): &()) -> Self {
-        InfoValue {
+    fn new((): &(), _: &NewValues<'_>) -> Result<Self> {
+        // Not a multiprocess value, as in prometheus_client.
+        Ok(InfoValue {
             labels: Mutex::new(Vec::new()),
-        }
+        })
     }
     fn label_order(fam: &Family<Self>) -> Vec<String> {
         let mut order = fam.desc.labelnames.to_vec();
@@ -968,10 +993,11 @@ impl Kind for StateSetValue {
     /// The states, in declaration order.
     type Config = Box<[String]>;
     const TYPE: &'static str = "stateset";
-    fn new(_: &Box<[String]>) -> Self {
-        StateSetValue {
+    fn new(_: &Box<[String]>, _: &NewValues<'_>) -> Result<Self> {
+        // Not a multiprocess value, as in prometheus_client.
+        Ok(StateSetValue {
             state: AtomicUsize::new(0),
-        }
+        })
     }
     fn emit(
         fam: &Family<Self>,

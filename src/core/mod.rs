@@ -16,3 +16,4 @@ pub mod negotiate;
 pub mod registry;
 pub mod repr;
 pub mod validate;
+pub mod value;

@@ -5,7 +5,7 @@ use pyo3::exceptions::{PyOSError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::PyErr;
 
 use crate::core::error::Error;
-use crate::core::multiprocess::MmapError;
+use crate::core::multiprocess::{Corruption, MmapError};
 
 impl From<Error> for PyErr {
     // Only error paths call this: kept out of the hot paths' code.
@@ -17,7 +17,10 @@ impl From<Error> for PyErr {
                 Err(other) => PyRuntimeError::new_err(other.to_string()),
             },
             Error::MostRecentUpdate(_) => PyRuntimeError::new_err(e.to_string()),
-            Error::SampleWithoutValue { .. } => PyTypeError::new_err(e.to_string()),
+            // prometheus_client joins the unset directory (None) to a file name: a TypeError.
+            Error::SampleWithoutValue { .. } | Error::MultiprocessDirUnset => {
+                PyTypeError::new_err(e.to_string())
+            }
             Error::Multiprocess(inner) => multiprocess_error(&inner),
             Error::EmptyMetricName
             | Error::InvalidMetricName(_)
@@ -49,9 +52,12 @@ impl From<Error> for PyErr {
     }
 }
 
-/// A multiprocess error: the system's errors are `OSError(errno, message)`, which Python
-/// turns into the errno's subclass (`FileNotFoundError`, `PermissionError`, …); a corrupt
-/// file or a key too long for the file is a `ValueError`. The message names the file.
+/// A multiprocess error: the system's errors are `OSError(errno, message, path)`, which
+/// Python turns into the errno's subclass (`FileNotFoundError`, `PermissionError`, …) with
+/// `filename` set; an entry running past the file's used size is the `RuntimeError`
+/// prometheus_client raises reading it; other corruption (a key that is not UTF-8: a
+/// `UnicodeDecodeError` there) and a key too long for the file are a `ValueError`. The
+/// message names the file.
 fn multiprocess_error(e: &MmapError) -> PyErr {
     let source = match e {
         MmapError::Open { source, .. }
@@ -60,12 +66,17 @@ fn multiprocess_error(e: &MmapError) -> PyErr {
         | MmapError::Map { source, .. }
         | MmapError::Read { source, .. }
         | MmapError::Remove { source, .. } => source,
+        MmapError::Corrupt {
+            kind: Corruption::KeyLength { .. } | Corruption::EntryPastUsed { .. },
+            ..
+        } => return PyRuntimeError::new_err(e.to_string()),
         MmapError::Corrupt { .. } | MmapError::KeyTooLong { .. } => {
             return PyValueError::new_err(e.to_string())
         }
     };
+    let path = e.path().to_string_lossy().into_owned();
     match source.raw_os_error() {
-        Some(errno) => PyOSError::new_err((errno, e.to_string())),
+        Some(errno) => PyOSError::new_err((errno, e.to_string(), path)),
         None => PyOSError::new_err(e.to_string()),
     }
 }

@@ -177,7 +177,7 @@ fn build_handle<K: Kind>(
         Desc::new(full, c.documentation, c.unit, labelnames),
         config,
         created,
-    )));
+    )?));
     if let Some(values) = c.labelvalues.filter(|v| !v.is_none()) {
         let values = values
             .try_iter()?

@@ -14,6 +14,7 @@ use crate::core::metric::{
     StateSetValue, SummaryValue, DEFAULT_BUCKETS,
 };
 use crate::core::model::{Exemplar, Timestamp};
+use crate::core::multiprocess::env;
 use crate::core::registry::Collector;
 use crate::core::validate;
 use crate::py::collectors::NativeCollector;
@@ -21,6 +22,7 @@ use crate::py::errors::callback_error;
 use crate::py::handle::{labelnames_from, ChildCache, Common, PyHandle, RegistryArg};
 use crate::py::timers::{ExceptionCounter, InprogressTracker, Observe, Timer};
 use crate::py::util::{now, number, str_pairs, to_float, Amount};
+use crate::py::values::warn_if_multiprocess;
 
 // The ASGI recorder (http.rs) names the handle through this module.
 pub use crate::py::handle::Handle;
@@ -110,6 +112,7 @@ macro_rules! metric_class {
             /// Removes the child with the given label values.
             #[pyo3(signature = (*labelvalues))]
             fn remove(&self, py: Python<'_>, labelvalues: &Bound<'_, PyTuple>) -> PyResult<()> {
+                warn_if_multiprocess(py, env::REMOVE_WARNING)?;
                 self.h.remove_py(labelvalues)?;
                 self.cache.clear(py);
                 Ok(())
@@ -117,15 +120,20 @@ macro_rules! metric_class {
 
             /// Removes every child whose labels include all of `labels`.
             fn remove_by_labels(&self, py: Python<'_>, labels: &Bound<'_, PyAny>) -> PyResult<()> {
+                warn_if_multiprocess(py, env::REMOVE_WARNING)?;
                 self.h.remove_by_labels_py(labels)?;
                 self.cache.clear(py);
                 Ok(())
             }
 
             /// Removes all children.
-            fn clear(&self, py: Python<'_>) {
+            fn clear(&self, py: Python<'_>) -> PyResult<()> {
+                if !self.h.fam.desc.labelnames.is_empty() {
+                    warn_if_multiprocess(py, env::CLEAR_WARNING)?;
+                }
                 self.h.clear();
                 self.cache.clear(py);
+                Ok(())
             }
 
             fn describe<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
@@ -209,9 +217,9 @@ metric_class!(Counter, CounterValue, new(py, common) {
         let amount = number(amount.0.as_deref(), 1.0)?;
         CounterValue::check_increment(amount)?;
         match exemplar_from(py, exemplar, amount)? {
-            None => child.value.inc(amount),
+            None => child.value.inc(amount)?,
             Some(ex) => {
-                child.value.inc(amount);
+                child.value.inc(amount)?;
                 child.value.set_exemplar(ex);
             }
         }
@@ -222,7 +230,7 @@ metric_class!(Counter, CounterValue, new(py, common) {
     fn reset(&self, py: Python<'_>) -> PyResult<()> {
         let child = self.h.observable()?;
         let t = now(py)?;
-        child.value.set(0.0);
+        child.value.set(0.0)?;
         child.set_created(t);
         Ok(())
     }
@@ -247,7 +255,7 @@ metric_class!(Counter, CounterValue, new(py, common) {
 
     #[getter]
     fn _value(&self) -> PyResult<f64> {
-        Ok(self.h.observable()?.value.get())
+        Ok(self.h.observable()?.value.get()?)
     }
 
     #[getter]
@@ -279,8 +287,7 @@ metric_class!(Gauge, GaugeValue, new(py, common, multiprocess_mode: &str = "all"
     fn inc(&self, amount: Amount<'_, '_>) -> PyResult<()> {
         self.h.fam.config.check_add("inc")?;
         let child = self.h.observable()?;
-        child.value.inc(number(amount.0.as_deref(), 1.0)?);
-        Ok(())
+        Ok(child.value.inc(number(amount.0.as_deref(), 1.0)?)?)
     }
 
     /// Subtracts `amount` (default 1).
@@ -288,22 +295,19 @@ metric_class!(Gauge, GaugeValue, new(py, common, multiprocess_mode: &str = "all"
     fn dec(&self, amount: Amount<'_, '_>) -> PyResult<()> {
         self.h.fam.config.check_add("dec")?;
         let child = self.h.observable()?;
-        child.value.inc(-number(amount.0.as_deref(), 1.0)?);
-        Ok(())
+        Ok(child.value.inc(-number(amount.0.as_deref(), 1.0)?)?)
     }
 
     /// Sets the value (anything `float()` accepts).
-    fn set(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn set(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<()> {
         let child = self.h.observable()?;
-        child.value.set(to_float(value)?);
-        Ok(())
+        child.value.set(self.h.fam.config, to_float(value)?, || now(py))
     }
 
     /// Sets the value to the current Unix time.
     fn set_to_current_time(&self, py: Python<'_>) -> PyResult<()> {
         let child = self.h.observable()?;
-        child.value.set(now(py)?);
-        Ok(())
+        child.value.set(self.h.fam.config, now(py)?, || now(py))
     }
 
     /// Increments on entering a block or function, decrements on leaving it.
@@ -333,7 +337,7 @@ metric_class!(Gauge, GaugeValue, new(py, common, multiprocess_mode: &str = "all"
 
     #[getter]
     fn _value(&self) -> PyResult<f64> {
-        Ok(self.h.observable()?.value.get())
+        Ok(self.h.observable()?.value.get()?)
     }
 });
 
@@ -357,8 +361,7 @@ metric_class!(Summary, SummaryValue, new(py, common) {
     /// Records one observation.
     fn observe(&self, amount: &Bound<'_, PyAny>) -> PyResult<()> {
         let child = self.h.observable()?;
-        child.value.observe(number(Some(amount), 0.0)?);
-        Ok(())
+        Ok(child.value.observe(number(Some(amount), 0.0)?)?)
     }
 
     /// Observes the duration of a block or function, in seconds.
@@ -407,7 +410,7 @@ metric_class!(Histogram, HistogramValue, new(py, common, buckets: Option<Bound<'
             Some(_) => exemplar_from(py, exemplar, v)?,
             None => None,
         };
-        child.value.observe(idx, v);
+        child.value.observe(idx, v)?;
         if let (Some(i), Some(ex)) = (idx, ex) {
             child.value.set_exemplar(i, ex);
         }

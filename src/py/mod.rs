@@ -15,6 +15,7 @@ mod registry;
 mod server;
 mod timers;
 mod util;
+mod values;
 
 use crate::core::{fmt, metric, validate};
 
@@ -85,5 +86,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     server::register(m)?;
     bound::register(m)?;
     negotiate::register(m)?;
+    values::register(m)?;
     Ok(())
 }

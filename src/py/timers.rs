@@ -11,6 +11,7 @@ use pyo3::types::{PyDict, PyTuple};
 use crate::core::metric::{CounterValue, GaugeValue, HistogramValue, SummaryValue};
 use crate::py::bound;
 use crate::py::handle::{Handle, PyHandle};
+use crate::py::util::now;
 
 /// What a timer reports its duration to.
 #[derive(Clone)]
@@ -21,14 +22,14 @@ pub enum Observe {
 }
 
 impl Observe {
-    fn record(&self, v: f64) -> PyResult<()> {
+    fn record(&self, py: Python<'_>, v: f64) -> PyResult<()> {
         match self {
             Observe::Histogram(h) => {
                 let idx = h.fam.config.index(v);
-                h.observable()?.value.observe(idx, v);
+                h.observable()?.value.observe(idx, v)?;
             }
-            Observe::Summary(h) => h.observable()?.value.observe(v),
-            Observe::Gauge(h) => h.observable()?.value.set(v),
+            Observe::Summary(h) => h.observable()?.value.observe(v)?,
+            Observe::Gauge(h) => h.observable()?.value.set(h.fam.config, v, || now(py))?,
         }
         Ok(())
     }
@@ -89,6 +90,7 @@ impl Timer {
     #[pyo3(signature = (_typ = None, _value = None, _tb = None))]
     fn __exit__(
         &self,
+        py: Python<'_>,
         _typ: Option<&Bound<'_, PyAny>>,
         _value: Option<&Bound<'_, PyAny>>,
         _tb: Option<&Bound<'_, PyAny>>,
@@ -96,14 +98,14 @@ impl Timer {
         let mut st = self.state();
         let elapsed = st.start.map_or(0.0, |s| s.elapsed().as_secs_f64());
         st.duration = Some(elapsed);
-        st.target.record(elapsed)?;
+        st.target.record(py, elapsed)?;
         Ok(false)
     }
 
     /// Records `seconds` for the metric this timer reports to (used by the decorators,
     /// which measure each call themselves instead of creating a timer per call).
-    fn _observe(&self, seconds: f64) -> PyResult<()> {
-        self.state().target.record(seconds.max(0.0))
+    fn _observe(&self, py: Python<'_>, seconds: f64) -> PyResult<()> {
+        self.state().target.record(py, seconds.max(0.0))
     }
 
     /// Chooses the child to report to, inside the `with` block.
@@ -150,8 +152,7 @@ impl InprogressTracker {
     /// `inc` or `dec` (`op`) by `amount`: refused by a gauge in a `mostrecent` mode.
     fn add(&self, op: &'static str, amount: f64) -> PyResult<()> {
         self.gauge.fam.config.check_add(op)?;
-        self.gauge.observable()?.value.inc(amount);
-        Ok(())
+        Ok(self.gauge.observable()?.value.inc(amount)?)
     }
 }
 
@@ -206,7 +207,7 @@ impl ExceptionCounter {
     ) -> PyResult<bool> {
         if let Some(v) = value.filter(|v| !v.is_none()) {
             if v.is_instance(self.exception.bind(py))? {
-                self.counter.observable()?.value.inc(1.0);
+                self.counter.observable()?.value.inc(1.0)?;
             }
         }
         Ok(false)

@@ -24,7 +24,7 @@ fn registry(series: usize) -> Registry {
         String::new(),
         vec!["method".into(), "path".into(), "status".into()],
     );
-    let fam: Family<CounterValue> = Family::new(desc, (), 0.0);
+    let fam: Family<CounterValue> = Family::new(desc, (), 0.0).expect("in-process values");
     for i in 0..series {
         let path = format!("/api/{i}");
         let child = fam
@@ -32,7 +32,7 @@ fn registry(series: usize) -> Registry {
                 Ok::<f64, fastprom::core::error::Error>(1_700_000_000.0 + i as f64 / 7.0)
             })
             .expect("three label values");
-        child.value.inc(i as f64);
+        child.value.inc(i as f64).expect("in-process values");
     }
     let reg = Registry::new();
     reg.add(1, Arc::new(fam), vec!["requests_total".into()], false);

@@ -70,10 +70,11 @@ fn reference_registry() -> Registry {
         desc("requests", "Total requests.", "", &["method"]),
         (),
         NOW,
-    );
-    c.child(&["get"], now).unwrap().value.inc(1.0);
+    )
+    .unwrap();
+    c.child(&["get"], now).unwrap().value.inc(1.0).unwrap();
     let post = c.child(&["post"], now).unwrap();
-    post.value.inc(2.5);
+    post.value.inc(2.5).unwrap();
     post.value
         .set_exemplar(metric::exemplar(pairs(&[("trace_id", "abc")]), 2.5, NOW));
     let names = ["requests", "requests_total", "requests_created"];
@@ -83,32 +84,42 @@ fn reference_registry() -> Registry {
         desc("temp_celsius", "Temp \"x\" \\ \n", "celsius", &["loc"]),
         MultiprocessMode::All,
         NOW,
-    );
-    g.child(&["a\\b\"c\nd"], now).unwrap().value.set(1e-5);
-    g.child(&["big"], now).unwrap().value.set(1e21);
+    )
+    .unwrap();
+    g.child(&["a\\b\"c\nd"], now)
+        .unwrap()
+        .value
+        .set(MultiprocessMode::All, 1e-5, now)
+        .unwrap();
+    g.child(&["big"], now)
+        .unwrap()
+        .value
+        .set(MultiprocessMode::All, 1e21, now)
+        .unwrap();
     reg.add(2, Arc::new(g), vec!["temp_celsius".into()], false);
 
     let h = Family::<HistogramValue>::new(
         desc("size_bytes", "Size", "", &["m"]),
         Buckets::new(vec![1.0, 10.0, 1e6]).unwrap(),
         NOW,
-    );
+    )
+    .unwrap();
     let x = h.child(&["x"], now).unwrap();
     let idx = h.config.index(5.0);
-    x.value.observe(idx, 5.0);
+    x.value.observe(idx, 5.0).unwrap();
     x.value.set_exemplar(
         idx.unwrap(),
         metric::exemplar(pairs(&[("t", "1")]), 5.0, NOW),
     );
-    x.value.observe(h.config.index(2e6), 2e6);
+    x.value.observe(h.config.index(2e6), 2e6).unwrap();
     reg.add(3, Arc::new(h), vec!["size_bytes_bucket".into()], false);
 
-    let s = Family::<SummaryValue>::new(desc("lat", "Latency", "", &[]), (), NOW);
-    s.solo().unwrap().value.observe(0.7);
+    let s = Family::<SummaryValue>::new(desc("lat", "Latency", "", &[]), (), NOW).unwrap();
+    s.solo().unwrap().value.observe(0.7).unwrap();
     let names = ["lat", "lat_sum", "lat_count", "lat_created"];
     reg.add(4, Arc::new(s), names.map(String::from).to_vec(), false);
 
-    let i = Family::<InfoValue>::new(desc("build", "Build info", "", &[]), (), NOW);
+    let i = Family::<InfoValue>::new(desc("build", "Build info", "", &[]), (), NOW).unwrap();
     i.solo()
         .unwrap()
         .value
@@ -119,7 +130,8 @@ fn reference_registry() -> Registry {
         desc("state", "Task state", "", &[]),
         vec!["starting".to_string(), "running".to_string()].into_boxed_slice(),
         NOW,
-    );
+    )
+    .unwrap();
     e.solo().unwrap().value.set(1);
     reg.add(6, Arc::new(e), vec!["state".into()], false);
     reg
@@ -248,9 +260,9 @@ fn restricted_render_keeps_only_named_samples() {
 
 #[test]
 fn children_keep_creation_order_and_remove_clear() {
-    let c = Family::<CounterValue>::new(desc("c", "h", "", &["b", "a"]), (), NOW);
+    let c = Family::<CounterValue>::new(desc("c", "h", "", &["b", "a"]), (), NOW).unwrap();
     for v in ["z", "a", "m"] {
-        c.child(&[v, "1"], now).unwrap().value.inc(1.0);
+        c.child(&[v, "1"], now).unwrap().value.inc(1.0).unwrap();
     }
     assert_eq!(c.len(), 3);
     let same = c
@@ -258,7 +270,7 @@ fn children_keep_creation_order_and_remove_clear() {
             panic!("an existing child is not re-created")
         })
         .unwrap();
-    same.value.inc(1.0);
+    same.value.inc(1.0).unwrap();
     assert!(c.remove(&["z", "1"]));
     assert!(!c.remove(&["z", "1"]));
     c.child(&["z", "1"], now).unwrap();
@@ -300,8 +312,13 @@ fn negative_buckets_have_no_sum() {
         desc("h", "h", "", &[]),
         Buckets::new(vec![-1.0, 1.0]).unwrap(),
         NOW,
-    );
-    h.solo().unwrap().value.observe(h.config.index(-3.0), -3.0);
+    )
+    .unwrap();
+    h.solo()
+        .unwrap()
+        .value
+        .observe(h.config.index(-3.0), -3.0)
+        .unwrap();
     let text =
         String::from_utf8(encode_families(&TEXT, &[&h as &dyn FamilySource]).unwrap()).unwrap();
     assert!(text.contains("h_count 1.0\n"));
@@ -310,24 +327,27 @@ fn negative_buckets_have_no_sum() {
 
 #[test]
 fn concurrent_updates_are_exact() {
-    let c = Arc::new(Family::<CounterValue>::new(
-        desc("c", "h", "", &["k"]),
-        (),
-        NOW,
-    ));
-    let h = Arc::new(Family::<HistogramValue>::new(
-        desc("h", "h", "", &[]),
-        Buckets::new(vec![1.0, 2.0]).unwrap(),
-        NOW,
-    ));
+    let c = Arc::new(Family::<CounterValue>::new(desc("c", "h", "", &["k"]), (), NOW).unwrap());
+    let h = Arc::new(
+        Family::<HistogramValue>::new(
+            desc("h", "h", "", &[]),
+            Buckets::new(vec![1.0, 2.0]).unwrap(),
+            NOW,
+        )
+        .unwrap(),
+    );
     let threads: Vec<_> = (0..4)
         .map(|_| {
             let (c, h) = (c.clone(), h.clone());
             thread::spawn(move || {
                 for i in 0..50_000u32 {
-                    c.child(&["shared"], now).unwrap().value.inc(1.0);
+                    c.child(&["shared"], now).unwrap().value.inc(1.0).unwrap();
                     let v = f64::from(i % 3);
-                    h.solo().unwrap().value.observe(h.config.index(v), v);
+                    h.solo()
+                        .unwrap()
+                        .value
+                        .observe(h.config.index(v), v)
+                        .unwrap();
                 }
             })
         })
@@ -335,12 +355,18 @@ fn concurrent_updates_are_exact() {
     for t in threads {
         t.join().unwrap();
     }
-    assert_eq!(c.child(&["shared"], now).unwrap().value.get(), 200_000.0);
+    assert_eq!(
+        c.child(&["shared"], now).unwrap().value.get().unwrap(),
+        200_000.0
+    );
     let hv = &h.solo().unwrap().value;
-    assert_eq!(hv.counts().iter().sum::<u64>(), 200_000);
+    assert_eq!(hv.counts().unwrap().iter().sum::<f64>(), 200_000.0);
     let per_thread: u32 = (0..50_000u32).map(|i| i % 3).sum();
-    assert_eq!(hv.sum(), f64::from(4 * per_thread));
-    assert_eq!(hv.counts(), [4 * (16_667 + 16_667), 4 * 16_666, 0]); // per bucket: 0 and 1 <= 1
+    assert_eq!(hv.sum().unwrap(), f64::from(4 * per_thread));
+    assert_eq!(
+        hv.counts().unwrap(),
+        [f64::from(4 * (16_667 + 16_667)), f64::from(4 * 16_666), 0.0]
+    ); // per bucket: 0 and 1 <= 1
 }
 
 #[test]
@@ -376,8 +402,13 @@ fn escaping_schemes_on_utf8_names() {
         desc("my.gauge", "h", "", &["lab.el"]),
         MultiprocessMode::default(),
         NOW,
-    );
-    g.child(&["v"], now).unwrap().value.set(1.0);
+    )
+    .unwrap();
+    g.child(&["v"], now)
+        .unwrap()
+        .value
+        .set(MultiprocessMode::All, 1.0, now)
+        .unwrap();
     let fams = [&g as &dyn FamilySource];
     let line = |escaping| {
         let out = encode_families(&Format::Text { escaping }, &fams).unwrap();
@@ -477,12 +508,14 @@ fn names_and_validation() {
 // The metric rules (prometheus_client's errors, raised by the core)
 
 fn labelled(names: &[&str]) -> Handle<CounterValue> {
-    Handle::new(Arc::new(Family::new(desc("c", "h", "", names), (), NOW)))
+    Handle::new(Arc::new(
+        Family::new(desc("c", "h", "", names), (), NOW).unwrap(),
+    ))
 }
 
 #[test]
 fn child_checks_the_number_of_label_values() {
-    let fam = Family::<CounterValue>::new(desc("c", "h", "", &["a", "b"]), (), NOW);
+    let fam = Family::<CounterValue>::new(desc("c", "h", "", &["a", "b"]), (), NOW).unwrap();
     for values in [&["x"][..], &["x", "y", "z"][..], &[][..]] {
         let err = fam
             .child(values, now)
@@ -496,12 +529,12 @@ fn child_checks_the_number_of_label_values() {
     }
     assert!(fam.is_empty(), "a refused call creates no child");
     // Rendering never sees a child of the wrong arity.
-    fam.child(&["x", "y"], now).unwrap().value.inc(1.0);
+    fam.child(&["x", "y"], now).unwrap().value.inc(1.0).unwrap();
     let text =
         String::from_utf8(encode_families(&TEXT, &[&fam as &dyn FamilySource]).unwrap()).unwrap();
     assert!(text.contains("c_total{a=\"x\",b=\"y\"} 1.0\n"), "{text}");
     // An unlabelled family's only child, for no values.
-    let solo = Family::<CounterValue>::new(desc("u", "h", "", &[]), (), NOW);
+    let solo = Family::<CounterValue>::new(desc("u", "h", "", &[]), (), NOW).unwrap();
     let child = solo.child::<&str, Error>(&[], now).unwrap();
     assert!(Arc::ptr_eq(&child, solo.solo().unwrap()));
     assert!(solo.child(&["x"], now).is_err());
@@ -519,7 +552,7 @@ fn the_caller_error_type_passes_through_child() {
             Mine::Core(e.to_string())
         }
     }
-    let fam = Family::<CounterValue>::new(desc("c", "h", "", &["a"]), (), NOW);
+    let fam = Family::<CounterValue>::new(desc("c", "h", "", &["a"]), (), NOW).unwrap();
     assert_eq!(
         fam.child(&["x"], || Err(Mine::Clock)).err(),
         Some(Mine::Clock)
@@ -549,9 +582,9 @@ fn labels_rules() {
     let child = parent.labels(&["x'y", "é\n\u{1}"], now).unwrap();
     assert!(child.is_child());
     assert_eq!(child.label_values(), ["x'y", "é\n\u{1}"]);
-    child.observable().unwrap().value.inc(2.0);
+    child.observable().unwrap().value.inc(2.0).unwrap();
     let again = parent.labels(&["x'y", "é\n\u{1}"], now).unwrap();
-    assert_eq!(again.observable().unwrap().value.get(), 2.0);
+    assert_eq!(again.observable().unwrap().value.get().unwrap(), 2.0);
 
     let err = child.labels(&["1", "2"], now).err().unwrap();
     assert!(matches!(err, Error::AlreadyLabelled { .. }));

@@ -290,10 +290,10 @@ fn round_trip_and_reopen() {
         for (i, k) in keys.iter().enumerate() {
             d.write_value(k, i as f64 * 0.5, i as f64).unwrap();
         }
-        assert_eq!(d.read_all_values().len(), 50);
+        assert_eq!(d.read_all_values().unwrap().len(), 50);
     }
     let d = MmapDict::open(&path).unwrap();
-    let all = d.read_all_values();
+    let all = d.read_all_values().unwrap();
     assert_eq!(all, read_all_values_from_file(&path).unwrap());
     for (i, (k, v, t)) in all.iter().enumerate() {
         assert_eq!(k, &keys[i]);
@@ -1041,4 +1041,160 @@ fn scrapes_racing_a_growing_writer_always_parse() {
     });
     assert!(d.capacity() >= 8 * INITIAL_MMAP_SIZE);
     assert_eq!(collect(&dir.0).families[0].samples.len(), 6_000);
+}
+
+// ---------------------------------------------------------------------------------------
+// The value classes (store.rs) and the metrics' values in them (value.rs)
+
+mod values {
+    use super::*;
+    use std::sync::Mutex;
+
+    use fastprom::core::metric::{Buckets, CounterValue, Desc, Family, HistogramValue};
+    use fastprom::core::multiprocess::store::{self, ProcessIdentifier, Store};
+
+    fn identifier(current: &Arc<Mutex<String>>) -> Box<ProcessIdentifier> {
+        let current = current.clone();
+        Box::new(move || Ok(current.lock().unwrap().clone()))
+    }
+
+    fn values(path: &Path) -> Vec<(String, f64, f64)> {
+        read_all_values_from_file(path).unwrap()
+    }
+
+    #[test]
+    fn a_new_identifier_moves_every_value_in_creation_order() {
+        let dir = TempDir::new();
+        let pid = Arc::new(Mutex::new("0".to_string()));
+        let s = Store::in_directory(dir.0.clone(), Some(identifier(&pid))).unwrap();
+        let (ka, kb, kc) = (
+            key("a", "a_total", &[], "h"),
+            key("b", "b_total", &[], "h"),
+            key("c", "c", &[], "h"),
+        );
+        let a = s.cell("counter", "", ka.clone()).unwrap();
+        let b = s.cell("counter", "", kb.clone()).unwrap();
+        a.inc(2.0).unwrap();
+        b.inc(0.5).unwrap();
+        *pid.lock().unwrap() = "1".into();
+        // The change is seen when a value is created too: the new file gets every key.
+        let c = s.cell("gauge", "max", kc.clone()).unwrap();
+        assert_eq!(
+            values(&dir.path("counter_1.db")),
+            [(ka.clone(), 0.0, 0.0), (kb.clone(), 0.0, 0.0)]
+        );
+        a.inc(1.0).unwrap();
+        c.set(4.0, 9.5).unwrap();
+        assert_eq!(a.get().unwrap(), 1.0);
+        assert_eq!(
+            values(&dir.path("counter_0.db")),
+            [(ka.clone(), 2.0, 0.0), (kb, 0.5, 0.0)]
+        );
+        assert_eq!(values(&dir.path("counter_1.db"))[0], (ka, 1.0, 0.0));
+        assert_eq!(values(&dir.path("gauge_max_1.db")), [(kc, 4.0, 9.5)]);
+        assert_eq!(s.pid(), "1");
+        assert_eq!(s.open_files(), 2);
+    }
+
+    #[test]
+    fn a_fork_without_a_new_pid_changes_nothing() {
+        let dir = TempDir::new();
+        let s = Store::in_directory(dir.0.clone(), None).unwrap();
+        let a = s
+            .cell("counter", "", key("a", "a_total", &[], "h"))
+            .unwrap();
+        a.inc(1.0).unwrap();
+        store::note_fork();
+        a.inc(1.0).unwrap();
+        let name = file_name("counter", "", &std::process::id().to_string());
+        assert_eq!(values(&dir.path(&name))[0].1, 2.0);
+        assert_eq!(std::fs::read_dir(&dir.0).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn threads_lose_no_increment() {
+        let dir = TempDir::new();
+        let s = Store::in_directory(dir.0.clone(), None).unwrap();
+        let cell = s
+            .cell("counter", "", key("a", "a_total", &[], "h"))
+            .unwrap();
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let cell = cell.clone();
+                thread::spawn(move || {
+                    for _ in 0..20_000 {
+                        cell.inc(1.0).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(cell.get().unwrap(), 160_000.0);
+    }
+
+    #[test]
+    fn closing_forgets_values_and_keeps_their_mappings() {
+        let dir = TempDir::new();
+        let s = Store::in_directory(dir.0.clone(), None).unwrap();
+        let k = key("a", "a_total", &[], "h");
+        let a = s.cell("counter", "", k.clone()).unwrap();
+        a.inc(3.0).unwrap();
+        // (store::close_all() closes every store: other tests run in parallel.)
+        s.close();
+        assert_eq!(s.open_files(), 0);
+        a.inc(1.0).unwrap();
+        // A value created again reads what the file holds.
+        let again = s.cell("counter", "", k).unwrap();
+        assert_eq!(again.get().unwrap(), 4.0);
+    }
+
+    #[test]
+    fn metrics_create_their_values_in_the_current_class() {
+        let dir = TempDir::new();
+        let s = Store::in_directory(dir.0.clone(), Some(Box::new(|| Ok("w".into())))).unwrap();
+        store::set_value_class(Some(s));
+        let now = || Ok::<f64, Error>(0.0);
+        let h = Family::<HistogramValue>::new(
+            Desc::new("h".into(), "help".into(), String::new(), vec!["l".into()]),
+            Buckets::new(vec![1.0]).unwrap(),
+            0.0,
+        )
+        .unwrap();
+        let child = h.child(&["x"], now).unwrap();
+        child.value.observe(h.config.index(0.5), 0.5).unwrap();
+        child.value.observe(None, f64::NAN).unwrap();
+        let c = Family::<CounterValue>::new(
+            Desc::new("c".into(), "help".into(), String::new(), vec![]),
+            (),
+            0.0,
+        )
+        .unwrap();
+        c.solo().unwrap().value.inc(2.0).unwrap();
+        store::set_value_class(None);
+        let local = Family::<CounterValue>::new(
+            Desc::new("local".into(), "help".into(), String::new(), vec![]),
+            (),
+            0.0,
+        )
+        .unwrap();
+        local.solo().unwrap().value.inc(1.0).unwrap();
+        let hist = values(&dir.path("histogram_w.db"));
+        let keys: Vec<&str> = hist.iter().map(|(k, _, _)| k.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                key("h", "h_sum", &[("l", "x")], "help"),
+                key("h", "h_bucket", &[("l", "x"), ("le", "1.0")], "help"),
+                key("h", "h_bucket", &[("l", "x"), ("le", "+Inf")], "help"),
+            ]
+        );
+        assert!(hist[0].1.is_nan());
+        assert_eq!((hist[1].1, hist[2].1), (1.0, 0.0));
+        assert_eq!(
+            values(&dir.path("counter_w.db")),
+            [(key("c", "c_total", &[], "help"), 2.0, 0.0)]
+        );
+    }
 }

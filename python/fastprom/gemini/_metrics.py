@@ -67,8 +67,13 @@ class GeminiMetrics:
         self.unpriced = Counter(
             "gen_ai_client_unpriced_requests", "GenAI operations whose model has no price.", common, **kw
         )
+        # livesum: summed over live processes in multiprocess mode.
         self.in_flight = Gauge(
-            "gen_ai_client_operations_in_flight", "GenAI operations started and not finished.", common, **kw
+            "gen_ai_client_operations_in_flight",
+            "GenAI operations started and not finished.",
+            common,
+            multiprocess_mode="livesum",
+            **kw,
         )
         self.model_overflow = Counter(
             "gen_ai_client_model_label_overflow",

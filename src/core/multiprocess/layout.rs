@@ -224,8 +224,19 @@ pub fn read_used(path: &Path, buf: &mut Vec<u8>) -> Result<usize, MmapError> {
 }
 
 /// Every `(key, value, timestamp)` of a file, in file order (prometheus_client's
-/// `MmapedDict.read_all_values_from_file`).
+/// `MmapedDict.read_all_values_from_file`, without the offsets).
 pub fn read_all_values_from_file(path: &Path) -> Result<Vec<(String, f64, f64)>, MmapError> {
+    Ok(read_all_entries_from_file(path)?
+        .into_iter()
+        .map(|(k, v, t, _)| (k, v, t))
+        .collect())
+}
+
+/// Every `(key, value, timestamp, offset of the value)` of a file, in file order (what
+/// prometheus_client's `MmapedDict.read_all_values_from_file` yields).
+pub fn read_all_entries_from_file(
+    path: &Path,
+) -> Result<Vec<(String, f64, f64, usize)>, MmapError> {
     let mut buf = Vec::new();
     let used = read_used(path, &mut buf)?;
     let mut out = Vec::new();
@@ -233,7 +244,7 @@ pub fn read_all_values_from_file(path: &Path) -> Result<Vec<(String, f64, f64)>,
         return Ok(out);
     }
     for_each_entry(&buf, used, |e| {
-        out.push((e.key.to_string(), e.value, e.timestamp));
+        out.push((e.key.to_string(), e.value, e.timestamp, e.value_offset));
     })
     .map_err(|kind| MmapError::Corrupt {
         path: path.to_path_buf(),

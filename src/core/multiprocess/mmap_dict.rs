@@ -40,46 +40,83 @@ pub struct Slot {
 }
 
 impl Slot {
-    fn words(&self) -> (&AtomicU64, &AtomicU64) {
+    fn words(&self) -> Words<'_> {
         let words = self.map.words();
-        (&words[self.word], &words[self.word + 1])
+        Words(&words[self.word], &words[self.word + 1])
+    }
+
+    /// The mapping the entry lives in and the index of its value word (the timestamp is
+    /// the next word), for [`crate::ffi::mmap::MovableWords`].
+    pub fn location(&self) -> (Arc<SharedMap>, usize) {
+        (self.map.clone(), self.word)
     }
 
     /// The value and the timestamp.
     pub fn get(&self) -> (f64, f64) {
-        let (v, t) = self.words();
-        (
-            f64::from_bits(v.load(Ordering::Relaxed)),
-            f64::from_bits(t.load(Ordering::Relaxed)),
-        )
+        self.words().get()
     }
 
     /// The value.
     pub fn value(&self) -> f64 {
-        f64::from_bits(self.words().0.load(Ordering::Relaxed))
+        self.words().value()
     }
 
     /// Stores a value and a timestamp (prometheus_client's `set`).
     pub fn set(&self, value: f64, timestamp: f64) {
-        let (v, t) = self.words();
-        v.store(value.to_bits(), Ordering::Relaxed);
-        t.store(timestamp.to_bits(), Ordering::Relaxed);
+        self.words().set(value, timestamp);
     }
 
     /// Adds `amount` atomically and resets the timestamp to 0.0 (prometheus_client's
     /// `inc`); returns the new value.
     pub fn inc(&self, amount: f64) -> f64 {
-        let (v, t) = self.words();
-        let mut old = v.load(Ordering::Relaxed);
+        self.words().inc(amount)
+    }
+}
+
+/// The value and timestamp words of an entry, and what prometheus_client does with them.
+#[derive(Clone, Copy)]
+pub struct Words<'a>(pub &'a AtomicU64, pub &'a AtomicU64);
+
+impl Words<'_> {
+    /// The value and the timestamp.
+    #[inline]
+    pub fn get(self) -> (f64, f64) {
+        (
+            f64::from_bits(self.0.load(Ordering::Relaxed)),
+            f64::from_bits(self.1.load(Ordering::Relaxed)),
+        )
+    }
+
+    /// The value.
+    #[inline]
+    pub fn value(self) -> f64 {
+        f64::from_bits(self.0.load(Ordering::Relaxed))
+    }
+
+    /// Stores a value and a timestamp.
+    #[inline]
+    pub fn set(self, value: f64, timestamp: f64) {
+        self.0.store(value.to_bits(), Ordering::Relaxed);
+        self.1.store(timestamp.to_bits(), Ordering::Relaxed);
+    }
+
+    /// Adds `amount` (a compare-and-swap loop: no update is lost) and resets the timestamp
+    /// to 0.0; returns the new value.
+    #[inline]
+    pub fn inc(self, amount: f64) -> f64 {
+        let mut old = self.0.load(Ordering::Relaxed);
         let new = loop {
             let new = (f64::from_bits(old) + amount).to_bits();
-            match v.compare_exchange_weak(old, new, Ordering::Relaxed, Ordering::Relaxed) {
+            match self
+                .0
+                .compare_exchange_weak(old, new, Ordering::Relaxed, Ordering::Relaxed)
+            {
                 Ok(_) => break new,
                 Err(current) => old = current,
             }
         };
-        if t.load(Ordering::Relaxed) != 0 {
-            t.store(0, Ordering::Relaxed);
+        if self.1.load(Ordering::Relaxed) != 0 {
+            self.1.store(0, Ordering::Relaxed);
         }
         f64::from_bits(new)
     }
@@ -321,16 +358,21 @@ impl MmapDict {
         Ok(())
     }
 
-    /// Every `(key, value, timestamp)`, in file order.
-    pub fn read_all_values(&self) -> Vec<(String, f64, f64)> {
+    /// Every `(key, value, timestamp)`, in file order. The bytes were checked when the
+    /// file was opened, but another mapping of the file may have changed them since:
+    /// [`MmapError::Corrupt`] if they no longer parse.
+    pub fn read_all_values(&self) -> Result<Vec<(String, f64, f64)>, MmapError> {
         let inner = self.lock();
         let bytes = load_bytes(inner.map.words(), inner.used);
         let mut out = Vec::with_capacity(inner.positions.len());
-        // The bytes were written by this process or checked when opening: they parse.
-        let _ = for_each_entry(&bytes, inner.used, |e| {
+        for_each_entry(&bytes, inner.used, |e| {
             out.push((e.key.to_string(), e.value, e.timestamp));
-        });
-        out
+        })
+        .map_err(|kind| MmapError::Corrupt {
+            path: self.path.clone(),
+            kind,
+        })?;
+        Ok(out)
     }
 }
 

@@ -84,7 +84,7 @@ impl HttpCycle {
         }
         let duration = self.seconds();
         let recorder = self.recorder.get();
-        recorder.in_progress[self.method as usize].value.inc(-1.0);
+        recorder.in_progress[self.method as usize].value.inc(-1.0)?;
         let series = recorder.series(
             py,
             self.scope.bind(py),
@@ -97,7 +97,7 @@ impl HttpCycle {
             f64::from_bits(self.first_byte.load(Relaxed)),
             self.request_bytes.load(Relaxed) as f64,
             self.response_bytes.load(Relaxed) as f64,
-        );
+        )?;
         Ok(())
     }
 

@@ -253,7 +253,7 @@ impl HttpRecorder {
             }),
             None => OTHER_METHOD,
         };
-        this.in_progress[method as usize].value.inc(1.0);
+        this.in_progress[method as usize].value.inc(1.0)?;
         let root_path = if root_path.is_empty() {
             None
         } else {

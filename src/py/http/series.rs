@@ -30,8 +30,8 @@ impl Timed {
     }
 
     #[inline]
-    fn observe(&self, v: f64) {
-        self.child.value.observe(self.fam.config.index(v), v);
+    fn observe(&self, v: f64) -> crate::core::error::Result<()> {
+        self.child.value.observe(self.fam.config.index(v), v)
     }
 }
 
@@ -46,7 +46,8 @@ pub(super) struct Series {
 
 impl Series {
     /// Counts one request and observes its duration, its time to first byte (0: no response
-    /// was started, nothing observed) and its body sizes.
+    /// was started, nothing observed) and its body sizes. Fails only in multiprocess mode
+    /// (a file of a new process that cannot be opened).
     #[inline]
     pub(super) fn record(
         &self,
@@ -54,14 +55,14 @@ impl Series {
         first_byte: f64,
         request_bytes: f64,
         response_bytes: f64,
-    ) {
-        self.requests.value.inc(1.0);
-        self.duration.observe(duration);
+    ) -> crate::core::error::Result<()> {
+        self.requests.value.inc(1.0)?;
+        self.duration.observe(duration)?;
         if first_byte != 0.0 {
-            self.first_byte.observe(first_byte);
+            self.first_byte.observe(first_byte)?;
         }
-        self.request_size.value.observe(request_bytes);
-        self.response_size.value.observe(response_bytes);
+        self.request_size.value.observe(request_bytes)?;
+        self.response_size.value.observe(response_bytes)
     }
 }
 
