@@ -97,6 +97,14 @@ def updates(lib: str, ops: int, rounds: int) -> None:
         timer = timeit.Timer(statement, globals=namespace)
         timer.timeit(ops // 10)
         result[case] = statistics.median(timer.timeit(ops) / ops * 1e9 for _ in range(rounds))
+    # The updates went into the files: the merged view of this process's directory has them all.
+    registry = mod.CollectorRegistry()
+    importlib.import_module(f"{lib}.multiprocess").MultiProcessCollector(registry)
+    calls = ops // 10 + ops * rounds
+    for name, labels in (("plain_total", {}), ("latency_seconds_count", {"route": "/api/v1/items"})):
+        merged = registry.get_sample_value(name, labels)
+        if merged != calls:
+            raise SystemExit(f"{lib}: {name} is {merged} in the files after {calls} updates")
     print(json.dumps(result))
 
 
