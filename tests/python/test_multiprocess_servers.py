@@ -159,8 +159,11 @@ def _environment(directory: Path, release: Path) -> dict[str, str]:
 
 
 @contextmanager
-def multiworker(kind: str, tmp_path: Path) -> Iterator[App]:
-    """gunicorn (``examples/gunicorn.conf.py``) or ``examples/uvicorn_workers.py``, 4 workers."""
+def multiworker(kind: str, tmp_path: Path, app_spec: str = "_mp_app:app", app_dir: Path = HERE) -> Iterator[App]:
+    """gunicorn (``examples/gunicorn.conf.py``) or ``examples/uvicorn_workers.py``, 4 workers.
+
+    Ready once all of them answer, seen in ``test_held_requests`` (``_mp_app`` only).
+    """
     directory = tmp_path / "multiproc"
     directory.mkdir()
     (directory / "counter_999999999.db").write_bytes(b"stale file of a previous run")
@@ -170,15 +173,15 @@ def multiworker(kind: str, tmp_path: Path) -> Iterator[App]:
         args = [
             *(sys.executable, "-m", "gunicorn", "-c", str(ROOT / "examples" / "gunicorn.conf.py")),
             *("-k", "uvicorn.workers.UvicornWorker", "-w", str(WORKERS), "-b", f"127.0.0.1:{port}"),
-            *("--graceful-timeout", "3", "--chdir", str(HERE), "_mp_app:app"),
+            *("--graceful-timeout", "3", "--chdir", str(app_dir), app_spec),
         ]
         if hasattr(gunicorn.config, "ControlSocketDisable"):  # recent gunicorn: else one in ~/.gunicorn
             args.append("--no-control-socket")
     else:
         args = [
             *(sys.executable, str(ROOT / "examples" / "uvicorn_workers.py"), "--multiproc-dir", str(directory)),
-            *("--workers", str(WORKERS), "--port", str(port), "--app-dir", str(HERE), "--reap-interval", "0.2"),
-            "_mp_app:app",
+            *("--workers", str(WORKERS), "--port", str(port), "--app-dir", str(app_dir), "--reap-interval", "0.2"),
+            app_spec,
         ]
     env = _environment(directory, release)
     with running(args, port, tmp_path / f"{kind}.log", "/metrics", env=env, cwd=tmp_path, group=True) as server:
@@ -188,7 +191,8 @@ def multiworker(kind: str, tmp_path: Path) -> Iterator[App]:
             pids = app.worker_pids()
             return pids if len(pids) == WORKERS else None
 
-        assert eventually(all_up, 30), (app.worker_pids(), server.output())
+        if app_spec == "_mp_app:app":
+            assert eventually(all_up, 30), (app.worker_pids(), server.output())
         assert not (directory / "counter_999999999.db").exists()  # wiped at start
         yield app
 
@@ -252,6 +256,20 @@ def assert_exact(url: str, expected: Counter[tuple[str, str]], scrapes: int = 8,
 
 
 # ------------------------------------------------------------------- exact counts, Prometheus
+
+
+@pytest.mark.parametrize("kind", ["gunicorn", "uvicorn"])
+def test_the_documented_commands_serve_the_example_app(kind: str, tmp_path: Path) -> None:
+    """examples/fastapi_app.py as docs/deployment.md runs it: every worker serves the merged view."""
+    with multiworker(kind, tmp_path, "fastapi_app:app", ROOT / "examples") as app:
+        results = send(app.url, [f"/items/{i}" for i in range(40)])
+        assert [status for status, _ in results] == [200] * 40
+        expected = Counter({("/items/{item_id}", "200"): 40})
+        assert eventually(lambda: by_route(scrape(app.url)[1]) == expected), by_route(scrape(app.url)[1])
+        with ThreadPoolExecutor(8) as pool:
+            assert list(pool.map(lambda _: by_route(scrape(app.url)[1]), range(8))) == [expected] * 8
+        assert any(app.directory.glob("counter_*.db"))
+
 
 SCRAPE_CONFIG = """\
 global:
