@@ -23,7 +23,9 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import sys
 import threading
+import time
 from pathlib import Path
 
 LIVE_GAUGE_FILE = re.compile(r"gauge_live\w+?_(\d+)\.db")
@@ -59,8 +61,11 @@ def mark_dead_workers(directory: Path) -> list[int]:
 
 def reap_forever(directory: Path, interval: float) -> None:
     while True:
-        mark_dead_workers(directory)
-        threading.Event().wait(interval)
+        try:
+            mark_dead_workers(directory)
+        except OSError as exc:  # the directory removed or unreadable for a moment: try again later
+            print(f"uvicorn_workers: cannot mark dead workers in {directory}: {exc}", file=sys.stderr)
+        time.sleep(interval)
 
 
 def main() -> None:
