@@ -2,19 +2,23 @@
 
     uvicorn fastapi_app:app --app-dir examples          # then: curl localhost:8000/metrics
 
+Under several worker processes (``PROMETHEUS_MULTIPROC_DIR`` set), ``/metrics`` serves the merge
+of every worker's files: see ``gunicorn.conf.py``, ``uvicorn_workers.py`` and docs/deployment.md.
+
 Endpoints: ``GET /items/{item_id}``, ``GET /api/v1/users/{user_id}`` (router prefix),
 ``GET /reports/{report_id}`` (mounted sub-application), ``GET /countdown`` (streamed) and
 ``POST /orders`` (counts orders in an application metric next to the HTTP ones).
 """
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
-from fastprom import Counter
+from fastprom import CollectorRegistry, Counter
 from fastprom.fastapi import instrument
 
 ORDERS = Counter("shop_orders", "Orders placed, by product.", ["product"])
@@ -69,5 +73,17 @@ async def get_report(report_id: str) -> dict[str, str]:
 
 app.mount("/reports", reports)
 
+
+def metrics_registry() -> CollectorRegistry | None:
+    """What GET /metrics serves: under several workers, a registry merging every worker's files."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return None  # one process: its own metrics (the default registry)
+    from fastprom.multiprocess import MultiProcessCollector
+
+    merged = CollectorRegistry()
+    MultiProcessCollector(merged)
+    return merged
+
+
 # The middleware and GET /metrics, in one call.
-instrument(app)
+instrument(app, metrics_registry=metrics_registry())

@@ -171,7 +171,7 @@ class PrometheusMiddleware:
     * ``http_time_to_first_byte_seconds`` {method, route}: until the response start was sent
     * ``http_request_size_bytes`` / ``http_response_size_bytes`` {method, route}: body bytes
       actually received / sent (summaries: count and sum)
-    * ``http_requests_in_progress`` {method}
+    * ``http_requests_in_progress`` {method}: gauge, ``multiprocess_mode="livesum"``
 
     ``route`` is the template the framework resolved (``/items/{item_id}``, including router and
     mount prefixes), read after the application handled the request; requests no route matched

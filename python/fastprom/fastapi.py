@@ -18,6 +18,7 @@ def instrument(
     *,
     metrics_path: str | None = "/metrics",
     registry: CollectorRegistry = REGISTRY,
+    metrics_registry: CollectorRegistry | None = None,
     disable_compression: bool = False,
     excluded_paths: Iterable[str] | None = None,
     **options: Any,
@@ -25,7 +26,11 @@ def instrument(
     """Add :class:`~fastprom.asgi.PrometheusMiddleware` and a metrics route to ``app``; return ``app``.
 
     The route answers ``GET metrics_path`` itself (no redirect to a trailing slash), is hidden
-    from the OpenAPI schema and serves ``registry`` like :func:`~fastprom.asgi.make_asgi_app`.
+    from the OpenAPI schema and serves ``metrics_registry`` (default: ``registry``, where the
+    middleware registers its metrics) like :func:`~fastprom.asgi.make_asgi_app`.  Under several
+    worker processes (``PROMETHEUS_MULTIPROC_DIR`` set), pass a registry holding a
+    :class:`~fastprom.multiprocess.MultiProcessCollector` as ``metrics_registry``, so that every
+    worker serves the merged view of all workers (see docs/deployment.md).
     ``metrics_path=None`` adds the middleware only.  ``excluded_paths`` defaults to the metrics
     path; the other keyword arguments go to the middleware (``namespace``, ``buckets``,
     ``group_status_codes``, ``extra_labels``, ``unmatched_route``).
@@ -43,7 +48,7 @@ def instrument(
     if metrics_path is not None:
         app.add_route(
             metrics_path,
-            make_asgi_app(registry, disable_compression),
+            make_asgi_app(registry if metrics_registry is None else metrics_registry, disable_compression),
             methods=["GET"],
             include_in_schema=False,
         )

@@ -72,8 +72,12 @@ def _wait_ready(server: Server, ready_path: str, timeout: float) -> None:
     raise TimeoutError(f"{server.process.args!r} not ready on port {server.port} after {timeout} s:\n{server.output()}")
 
 
-def stop(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
-    """SIGTERM the process by its PID, SIGKILL it if it is still alive after ``timeout``."""
+def stop(process: subprocess.Popen[bytes], timeout: float = 10.0, *, group: bool = False) -> None:
+    """SIGTERM the process by its PID, SIGKILL it if it is still alive after ``timeout``.
+
+    ``group``: the process leads its own process group (``start_new_session``), as a server
+    master with worker processes does; whatever is left of that group afterwards is SIGKILLed.
+    """
     if process.poll() is None:
         os.kill(process.pid, signal.SIGTERM)
         try:
@@ -81,6 +85,11 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
         except subprocess.TimeoutExpired:
             os.kill(process.pid, signal.SIGKILL)
             process.wait(timeout)
+    if group:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 @contextmanager
@@ -93,16 +102,22 @@ def running(
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
     timeout: float = 20.0,
+    group: bool = False,
 ) -> Iterator[Server]:
-    """Run ``args`` until the block ends; ready once ``GET ready_path`` answers below 500."""
+    """Run ``args`` until the block ends; ready once ``GET ready_path`` answers below 500.
+
+    ``group``: run it in a process group of its own, stopped as a whole (see :func:`stop`).
+    """
     with open(log, "wb") as out:
-        process = subprocess.Popen(list(args), stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd)
+        process = subprocess.Popen(
+            list(args), stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd, start_new_session=group
+        )
     server = Server(process, port, log)
     try:
         _wait_ready(server, ready_path, timeout)
         yield server
     finally:
-        stop(process)
+        stop(process, group=group)
 
 
 @contextmanager

@@ -210,6 +210,48 @@ def test_two_apps_share_one_registry() -> None:
     assert value(registry, "http_requests_total", method="GET", route="/items/{item_id}", status="200") == 2
 
 
+def _items_app() -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/items/{item_id}")
+    async def item(item_id: int) -> dict[str, int]:
+        return {"id": item_id}
+
+    return app
+
+
+def _body(messages: list[Message]) -> bytes:
+    return b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
+
+
+def test_instrument_serves_metrics_registry_and_records_into_registry() -> None:
+    from fastprom.fastapi import instrument
+    from fastprom.metrics import Counter
+
+    recorded, served = CollectorRegistry(), CollectorRegistry()
+    Counter("merged_marker", "Stands for a MultiProcessCollector.", registry=served).inc(3)
+    app = instrument(_items_app(), registry=recorded, metrics_registry=served)
+    call(app, http_scope("/items/1"))
+    body = _body(call(app, http_scope("/metrics")))
+    assert body == generate_latest(served) and b"merged_marker_total 3.0" in body
+    assert value(recorded, "http_requests_total", method="GET", route="/items/{item_id}", status="200") == 1
+    # Without it, the route serves the registry the middleware records into.
+    other = CollectorRegistry()
+    default = instrument(_items_app(), registry=other)
+    call(default, http_scope("/items/2"))
+    assert b'http_requests_total{method="GET",route="/items/{item_id}",status="200"} 1.0' in _body(
+        call(default, http_scope("/metrics"))
+    )
+
+
+def test_in_progress_gauge_sums_live_workers_in_multiprocess_mode() -> None:
+    registry = CollectorRegistry()
+    call(fastapi_app(registry), http_scope("/items/1"))  # the middleware registers on first use
+    names = registry._collector_to_names
+    gauges = [c for c in names if "http_requests_in_progress" in names[c]]
+    assert [g._multiprocess_mode for g in gauges] == ["livesum"]
+
+
 def test_bad_options_raise_clear_errors() -> None:
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         return None
