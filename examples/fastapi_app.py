@@ -11,14 +11,13 @@ Endpoints: ``GET /items/{item_id}``, ``GET /api/v1/users/{user_id}`` (router pre
 """
 
 import asyncio
-import os
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
-from fastprom import CollectorRegistry, Counter
+from fastprom import Counter
 from fastprom.fastapi import instrument
 
 ORDERS = Counter("shop_orders", "Orders placed, by product.", ["product"])
@@ -74,16 +73,7 @@ async def get_report(report_id: str) -> dict[str, str]:
 app.mount("/reports", reports)
 
 
-def metrics_registry() -> CollectorRegistry | None:
-    """What GET /metrics serves: under several workers, a registry merging every worker's files."""
-    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        return None  # one process: its own metrics (the default registry)
-    from fastprom.multiprocess import MultiProcessCollector
-
-    merged = CollectorRegistry()
-    MultiProcessCollector(merged)
-    return merged
-
-
-# The middleware and GET /metrics, in one call.
-instrument(app, metrics_registry=metrics_registry())
+# The middleware and GET /metrics, in one call. Under several workers (gunicorn -w N,
+# uvicorn --workers N, with PROMETHEUS_MULTIPROC_DIR set) /metrics serves the merged view of
+# every worker's files.
+instrument(app)

@@ -5,8 +5,8 @@
         --chdir examples fastapi_app:app
 
 Every worker writes its metrics to files of its own pid in ``PROMETHEUS_MULTIPROC_DIR``;
-``GET /metrics``, whichever worker answers it, serves the merge of all of them (see
-``metrics_registry()`` in ``examples/fastapi_app.py``).  Alternatively run the sidecar
+``GET /metrics`` added by ``fastprom.fastapi.instrument(app)``, whichever worker answers
+it, serves the merge of all of them.  Alternatively run the sidecar
 ``fastprom serve --port 9100 --multiproc-dir "$PROMETHEUS_MULTIPROC_DIR"`` and let Prometheus
 scrape that.  What the hooks below do:
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
@@ -26,11 +27,12 @@ def instrument(
     """Add :class:`~fastprom.asgi.PrometheusMiddleware` and a metrics route to ``app``; return ``app``.
 
     The route answers ``GET metrics_path`` itself (no redirect to a trailing slash), is hidden
-    from the OpenAPI schema and serves ``metrics_registry`` (default: ``registry``, where the
-    middleware registers its metrics) like :func:`~fastprom.asgi.make_asgi_app`.  Under several
-    worker processes (``PROMETHEUS_MULTIPROC_DIR`` set), pass a registry holding a
-    :class:`~fastprom.multiprocess.MultiProcessCollector` as ``metrics_registry``, so that every
-    worker serves the merged view of all workers (see docs/deployment.md).
+    from the OpenAPI schema and serves ``metrics_registry`` like
+    :func:`~fastprom.asgi.make_asgi_app`.  By default that is ``registry``, where the middleware
+    registers its metrics; in multiprocess mode (``PROMETHEUS_MULTIPROC_DIR`` set, several
+    worker processes) it is a new registry holding a
+    :class:`~fastprom.multiprocess.MultiProcessCollector`, so that every worker serves the merged
+    view of all workers (see docs/deployment.md).
     ``metrics_path=None`` adds the middleware only.  ``excluded_paths`` defaults to the metrics
     path; the other keyword arguments go to the middleware (``namespace``, ``buckets``,
     ``group_status_codes``, ``extra_labels``, ``unmatched_route``).
@@ -46,10 +48,23 @@ def instrument(
         excluded_paths = () if metrics_path is None else (metrics_path,)
     add_middleware(PrometheusMiddleware, registry=registry, excluded_paths=tuple(excluded_paths), **options)
     if metrics_path is not None:
+        if metrics_registry is None:
+            metrics_registry = _merged_registry() or registry
         app.add_route(
             metrics_path,
-            make_asgi_app(registry if metrics_registry is None else metrics_registry, disable_compression),
+            make_asgi_app(metrics_registry, disable_compression),
             methods=["GET"],
             include_in_schema=False,
         )
     return app
+
+
+def _merged_registry() -> CollectorRegistry | None:
+    """In multiprocess mode, a registry of the merged view of every worker's files."""
+    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ and "prometheus_multiproc_dir" not in os.environ:
+        return None
+    from .multiprocess import MultiProcessCollector
+
+    merged = CollectorRegistry(support_collectors_without_names=True)
+    MultiProcessCollector(merged)
+    return merged

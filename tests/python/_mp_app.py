@@ -15,9 +15,8 @@ from typing import Any, Callable
 
 from fastapi import FastAPI, Response
 
-from fastprom import CollectorRegistry, Gauge
+from fastprom import Gauge
 from fastprom.fastapi import instrument
-from fastprom.multiprocess import MultiProcessCollector
 
 HELD = Gauge("test_held_requests", "Requests held by GET /hold, per worker.", multiprocess_mode="liveall")
 
@@ -52,9 +51,7 @@ async def hold() -> dict[str, bool]:
     return {"released": True}
 
 
-merged = CollectorRegistry()
-MultiProcessCollector(merged)
-instrument(inner, metrics_registry=merged)
+instrument(inner)  # multiprocess mode: /metrics serves the merged view
 
 PID = str(os.getpid()).encode()
 

@@ -244,6 +244,26 @@ def test_instrument_serves_metrics_registry_and_records_into_registry() -> None:
     )
 
 
+def test_instrument_serves_the_merged_files_in_multiprocess_mode(tmp_path: Any, monkeypatch: Any) -> None:
+    """With PROMETHEUS_MULTIPROC_DIR set, GET /metrics merges the directory (every worker's
+    values), not the registry of the worker that answers."""
+    from fastprom.fastapi import instrument
+    from fastprom.mmap_dict import MmapedDict, mmap_key
+
+    for pid, count in ((101, 2.0), (102, 5.0)):  # two other workers' files
+        d = MmapedDict(str(tmp_path / f"counter_{pid}.db"))
+        d.write_value(mmap_key("jobs", "jobs_total", [], [], "Jobs."), count, 0.0)
+        d.close()
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    own = CollectorRegistry()
+    app = instrument(_items_app(), registry=own)
+    body = _body(call(app, http_scope("/metrics")))
+    assert b"jobs_total 7.0" in body
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR")
+    # Outside multiprocess mode: the registry the middleware records into.
+    assert b"jobs_total" not in _body(call(instrument(_items_app(), registry=own), http_scope("/metrics")))
+
+
 def test_in_progress_gauge_sums_live_workers_in_multiprocess_mode() -> None:
     registry = CollectorRegistry()
     call(fastapi_app(registry), http_scope("/items/1"))  # the middleware registers on first use
