@@ -515,3 +515,57 @@ def test_mmaped_dict_corruption_detected(db_file: Path) -> None:
     d.close()
     with pytest.raises(ValueError, match="closed"):
         d.read_value("abc")
+
+
+FULL_DISK = textwrap.dedent(
+    """
+    import json, os, resource, signal, sys
+    import fastprom
+    from fastprom import values
+    # The files may not grow past 200 000 bytes: a growth fails as on a full disk (EFBIG
+    # instead of ENOSPC; the same failing write), without filling a real disk.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, resource.RLIM_INFINITY))
+    g = fastprom.Gauge("g", "kept", multiprocess_mode="livesum")
+    g.set(5)
+    c = fastprom.Counter("c", "grows", ["i"])
+    error = None
+    for i in range(100_000):
+        try:
+            c.labels(str(i)).inc()
+        except OSError as e:
+            error = {"errno": e.errno, "filename": e.filename, "text": str(e), "at": i}
+            break
+    # The process goes on: existing series update, the other file is intact.
+    c.labels("0").inc(2)
+    g.inc(1)
+    sys.stdout.write(json.dumps(error))
+    """
+)
+
+
+def test_a_file_that_cannot_grow_is_a_clear_error(tmp_path: Path) -> None:
+    import errno
+    import json
+
+    done = subprocess.run(
+        [sys.executable, "-c", FULL_DISK],
+        env=dict(os.environ, PROMETHEUS_MULTIPROC_DIR=str(tmp_path)),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    error = json.loads(done.stdout)
+    assert error is not None, "the files never stopped growing"
+    assert error["errno"] == errno.EFBIG
+    assert error["filename"].startswith(str(tmp_path)) and "counter_" in error["filename"]
+    assert error["filename"] in error["text"]
+    # Every file still parses; the counts acknowledged before the failure are all there.
+    reg = PcRegistry()
+    MultiProcessCollector(reg, path=str(tmp_path))
+    assert reg.get_sample_value("g") == 6.0
+    assert reg.get_sample_value("c_total", {"i": "0"}) == 3.0
+    counted = [s for m in reg.collect() if m.name == "c" for s in m.samples]
+    assert len(counted) == error["at"]
