@@ -272,6 +272,29 @@ def test_scrape_answered_while_another_thread_holds_the_gil(serve):
     assert result["answered"] - result["sent"] < ANSWER_WITHIN
 
 
+def test_multiprocess_scrape_answered_while_another_thread_holds_the_gil(serve, tmp_path):
+    """The merged view of a multiprocess directory is read, merged and encoded in Rust."""
+    from prometheus_client.multiprocess import MultiProcessCollector as PcCollector
+
+    from fastprom.mmap_dict import MmapedDict, mmap_key
+    from fastprom.multiprocess import MultiProcessCollector
+
+    for pid in range(8):
+        d = MmapedDict(str(tmp_path / f"counter_{pid}.db"))
+        for i in range(200):
+            d.write_value(mmap_key("jobs", "jobs_total", ["i"], [str(i)], "Jobs."), float(pid + i), 0.0)
+        d.close()
+    merged = fastprom.CollectorRegistry()
+    MultiProcessCollector(merged, path=str(tmp_path))
+    server, _ = serve(registry=merged)
+    result = scrape_while_gil_held(server.server_port, "/metrics")
+    assert result["status"] == "200"
+    assert result["answered"] - result["sent"] < ANSWER_WITHIN
+    theirs = prometheus_client.CollectorRegistry()
+    PcCollector(theirs, path=str(tmp_path))
+    assert fetch(server.server_port)[2] == prometheus_client.generate_latest(theirs)
+
+
 def test_malformed_requests_get_400_and_the_server_keeps_serving(serve):
     server, _ = serve()
     for garbage in [b"GARBAGE\r\n\r\n", b"GET / HTTP/9.9\r\n\r\n", b"\x00\xff\r\n\r\n"]:
