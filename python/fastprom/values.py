@@ -184,7 +184,5 @@ class _Module(types.ModuleType):
 
 
 sys.modules[__name__].__class__ = _Module
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_core.note_fork)
 _set_value_class(get_value_class())
 ValueClass: Any

@@ -34,7 +34,7 @@ pub struct MultiProcessStore(pub Arc<Store>);
 #[pymethods]
 impl MultiProcessStore {
     /// `process_identifier()` names the files (None: the pid, followed across forks
-    /// through `note_fork`); `deprecated_dir()` runs before a value is created while only
+    /// by a fork handler); `deprecated_dir()` runs before a value is created while only
     /// the lower-case directory variable is set.
     #[new]
     #[pyo3(signature = (process_identifier = None, deprecated_dir = None))]
@@ -219,13 +219,6 @@ fn set_value_class(store: Option<&Bound<'_, MultiProcessStore>>) {
     store::set_value_class(store.map(|s| s.get().0.clone()));
 }
 
-/// Tells the value classes that this process is a fork's child (registered with
-/// `os.register_at_fork(after_in_child=...)` by `fastprom.values`).
-#[pyfunction]
-fn note_fork() {
-    store::note_fork();
-}
-
 /// Closes the files of every value class and forgets their values.
 #[pyfunction]
 fn close_all_multiprocess_files() {
@@ -251,7 +244,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<MappedValue>()?;
     m.add_class::<MmapDict>()?;
     m.add_function(wrap_pyfunction!(set_value_class, m)?)?;
-    m.add_function(wrap_pyfunction!(note_fork, m)?)?;
     m.add_function(wrap_pyfunction!(close_all_multiprocess_files, m)?)?;
     m.add_function(wrap_pyfunction!(mmap_key, m)?)?;
     m.add("DEPRECATED_DIR_WARNING", env::DEPRECATED_DIR_WARNING)?;

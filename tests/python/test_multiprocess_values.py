@@ -569,3 +569,39 @@ def test_a_file_that_cannot_grow_is_a_clear_error(tmp_path: Path) -> None:
     assert reg.get_sample_value("c_total", {"i": "0"}) == 3.0
     counted = [s for m in reg.collect() if m.name == "c" for s in m.samples]
     assert len(counted) == error["at"]
+
+
+C_FORK = textwrap.dedent(
+    """
+    import ctypes, json, os, sys
+    import fastprom
+    c = fastprom.Counter("c", "forked by C")
+    c.inc(5)
+    # fork() called directly, as C code would: Python's at-fork hooks do not run.
+    pid = ctypes.CDLL(None).fork()
+    if pid == 0:
+        c.inc(1)
+        os._exit(0 if c._value.get() == 1 else 3)
+    _, status = os.waitpid(pid, 0)
+    sys.stdout.write(json.dumps({"parent": os.getpid(), "child": pid, "status": status}))
+    """
+)
+
+
+def test_a_fork_made_by_c_code_writes_files_of_its_own_pid(tmp_path: Path) -> None:
+    import json
+
+    done = subprocess.run(
+        [sys.executable, "-c", C_FORK],
+        env=dict(os.environ, PROMETHEUS_MULTIPROC_DIR=str(tmp_path)),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    run = json.loads(done.stdout)
+    assert run["status"] == 0
+    key = pc_mmap_key("c", "c_total", [], [], "forked by C")
+    assert entries(tmp_path / f"counter_{run['parent']}.db") == [(key, 5.0, 0.0)]
+    assert entries(tmp_path / f"counter_{run['child']}.db") == [(key, 1.0, 0.0)]

@@ -11,8 +11,8 @@
 //! hold every key at once, each with the value the file already had (0.0 for a new one).
 //!
 //! Detecting the change costs, with the default identifier (the pid), one relaxed atomic
-//! load per update: the glue bumps a process-wide fork generation in the child after each
-//! fork ([`note_fork`]), and only then is the pid asked for. A custom identifier is a
+//! load per update: the C library's fork handler bumps a process-wide fork generation in
+//! the child of each fork ([`note_fork`]), and only then is the pid asked for. A custom identifier is a
 //! closure the store calls on every update, as prometheus_client calls it.
 
 use std::collections::HashMap;
@@ -30,9 +30,14 @@ use crate::ffi::mmap::MovableWords;
 static FORK_GENERATION: AtomicU64 = AtomicU64::new(0);
 
 /// Tells the stores that this process is the child of a fork: their next use asks for the
-/// pid again. The glue calls it from Python's `os.register_at_fork(after_in_child=...)`.
+/// pid again. Run in the child of every fork once a store exists (see [`Store::new`]); a
+/// single atomic operation, as a handler run at that moment must be.
 pub fn note_fork() {
     FORK_GENERATION.fetch_add(1, Ordering::Relaxed);
+}
+
+extern "C" fn forked() {
+    note_fork();
 }
 
 /// A custom process identifier (prometheus_client's `process_identifier` callable, its
@@ -145,6 +150,9 @@ impl Store {
         identifier: Option<Box<ProcessIdentifier>>,
         deprecated_dir: Option<Box<DeprecatedDirHook>>,
     ) -> Result<Arc<Store>> {
+        // Every fork from now on, made by Python or by C code, bumps the generation.
+        #[cfg(unix)]
+        crate::ffi::fork::in_child_after_fork(forked);
         let seen_fork = FORK_GENERATION.load(Ordering::Relaxed);
         let pid = match &identifier {
             Some(f) => f()?,
