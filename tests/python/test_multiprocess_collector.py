@@ -1,5 +1,5 @@
 """fastprom.multiprocess against prometheus_client 0.26's, over directories written by real
-prometheus_client worker processes (and by the core's writer, through ``mp_tool``).
+prometheus_client worker processes (mixed with fastprom's writer: test_mmap_compat.py).
 
 The oracle is prometheus_client's ``MultiProcessCollector`` over the same files: the same
 bytes in every format, the same ``Metric`` objects, the same errors. Where
@@ -32,7 +32,6 @@ from _mpdir import (
     worker_env,
 )
 from prometheus_client.mmap_dict import MmapedDict, mmap_key
-from test_mmap_compat import mp_tool  # noqa: F401 - the fixture building the core's tool
 
 import fastprom
 from fastprom.multiprocess import MultiProcessCollector, MultiprocessWarning, mark_process_dead
@@ -182,24 +181,6 @@ def test_mark_process_dead_then_same_output(workers_dir: Path, tmp_path: Path) -
     assert sorted(p.name for p in ours_dir.iterdir()) == sorted(p.name for p in their_dir.iterdir())
     assert len(list(ours_dir.iterdir())) < len(list(workers_dir.iterdir()))
     assert fp_views(fp_registry(ours_dir)) == pc_views(pc_registry(their_dir))
-
-
-def test_files_written_by_the_rust_writer(mp_tool: Path, tmp_path: Path) -> None:  # noqa: F811
-    """A mixed directory: prometheus_client workers and files from the core's writer."""
-    run_workers(tmp_path, range(2))
-    odd = 'é"\\\n😀\t\x01 \x7f{}=,'
-    writes = {
-        "counter_4242.db": [mmap_key("requests", "requests_total", ["path", "code"], [odd, "500"], "x")],
-        "gauge_livesum_4242.db": [mmap_key("g_livesum", "g_livesum", ["a"], ["x"], "gauge livesum")],
-        "histogram_4242.db": [
-            mmap_key("h", "h_bucket", ["a", "le"], ["x", "2.5"], "custom buckets"),
-            mmap_key("h", "h_sum", ["a"], ["x"], "custom buckets"),
-        ],
-    }
-    for name, keys in writes.items():
-        lines = "".join(f"{k}\t{i + 2.5!r}\t0.0\n" for i, k in enumerate(keys))
-        subprocess.run([mp_tool, "write", tmp_path / name], input=lines.encode(), check=True)
-    assert fp_views(fp_registry(tmp_path)) == pc_views(pc_registry(tmp_path))
 
 
 # ----------------------------------------------------------- prometheus_client's own cases

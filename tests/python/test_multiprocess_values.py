@@ -546,18 +546,8 @@ FULL_DISK = textwrap.dedent(
 
 def test_a_file_that_cannot_grow_is_a_clear_error(tmp_path: Path) -> None:
     import errno
-    import json
 
-    done = subprocess.run(
-        [sys.executable, "-c", FULL_DISK],
-        env=dict(os.environ, PROMETHEUS_MULTIPROC_DIR=str(tmp_path)),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    error = json.loads(done.stdout)
+    error = run_scenario("fastprom", tmp_path, FULL_DISK)
     assert error is not None, "the files never stopped growing"
     assert error["errno"] == errno.EFBIG
     assert error["filename"].startswith(str(tmp_path)) and "counter_" in error["filename"]
@@ -589,18 +579,7 @@ C_FORK = textwrap.dedent(
 
 
 def test_a_fork_made_by_c_code_writes_files_of_its_own_pid(tmp_path: Path) -> None:
-    import json
-
-    done = subprocess.run(
-        [sys.executable, "-c", C_FORK],
-        env=dict(os.environ, PROMETHEUS_MULTIPROC_DIR=str(tmp_path)),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    run = json.loads(done.stdout)
+    run = run_scenario("fastprom", tmp_path, C_FORK)
     assert run["status"] == 0
     key = pc_mmap_key("c", "c_total", [], [], "forked by C")
     assert entries(tmp_path / f"counter_{run['parent']}.db") == [(key, 5.0, 0.0)]
