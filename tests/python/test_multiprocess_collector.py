@@ -449,3 +449,30 @@ def test_scrapes_racing_a_growing_writer_always_parse(tmp_path: Path) -> None:
     assert final == pc.generate_latest(pc_registry(tmp_path))
     assert f"steady_total {float(written)}".encode() in final
     assert time.monotonic() > 0
+
+
+PID_LABELS = textwrap.dedent(
+    """
+    from prometheus_client import values, Counter, Gauge
+    modes = ["all", "liveall", "min", "livemin", "max", "livemax", "sum", "livesum", "mostrecent",
+             "livemostrecent"]
+    current = [0]
+    values.ValueClass = values.MultiProcessValue(lambda: current[0])
+    for pid in (7, 8, 9):
+        current[0] = pid
+        for i, mode in enumerate(modes):
+            # A label of the series named "pid", as the file's pid label is named.
+            g = Gauge("g_" + mode, "help", ["pid", "x"], registry=None, multiprocess_mode=mode)
+            g.labels(str(pid % 2), "a").set(pid * 10 + i)
+            g.labels("u", "b").set(-pid)
+        # One name in a counter file and in gauge files: the first file read gives the type.
+        Counter("both", "as a counter", ["k"], registry=None).labels("c").inc(pid)
+        Gauge("both", "as a gauge", ["k"], registry=None, multiprocess_mode="sum").labels("g").set(pid)
+    values.close_all_multiprocess_files()
+    """
+)
+
+
+def test_pid_labels_and_a_name_in_two_types_merge_as_prometheus_client(tmp_path: Path) -> None:
+    subprocess.run([sys.executable, "-c", PID_LABELS], env=worker_env(tmp_path), check=True)
+    assert fp_views(fp_registry(tmp_path)) == pc_views(pc_registry(tmp_path))

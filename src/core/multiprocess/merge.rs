@@ -180,11 +180,17 @@ struct KeyInfo {
 /// A sample as read from a file, before merging.
 struct Raw {
     name: u32,
+    /// The labels of the entry's key (a gauge's `pid` label is not among them).
     labels: u32,
+    /// A gauge file's pid (an interned name), [`NO_PID`] for other files.
+    pid: u32,
     file: u32,
     value: f64,
     timestamp: f64,
 }
+
+/// [`Raw::pid`] of a sample that is not a gauge's.
+const NO_PID: u32 = u32::MAX;
 
 struct MetricAcc {
     name: Rc<str>,
@@ -352,6 +358,7 @@ impl Merger {
                 self.names.intern(pid.as_str()),
             )
         });
+        let pid = gauge.as_ref().map_or(NO_PID, |(_, pid)| *pid);
         for &(id, value, timestamp) in &entries {
             let info = &self.infos[id as usize];
             let metric = self
@@ -364,23 +371,15 @@ impl Merger {
                     mode: None,
                     samples: Vec::new(),
                 });
-            let labels = match &gauge {
-                Some((mode, pid)) => {
-                    metric.mode = Some(mode.clone());
-                    let (base, pid) = (info.labels, *pid);
-                    let tuples = &mut self.tuples;
-                    let names = &self.names;
-                    *self.with_pid.entry((base, pid)).or_insert_with(|| {
-                        let mut t = tuples.get(base).to_vec();
-                        t.push((Rc::from("pid"), names.list[pid as usize].clone()));
-                        tuples.intern(t.as_slice())
-                    })
-                }
-                None => info.labels,
-            };
+            if let Some((mode, _)) = &gauge {
+                metric.mode = Some(mode.clone());
+            }
+            // The `pid` label is added when the merge needs it: most gauge modes drop it
+            // again, and a label set per (series, pid) is the costly part of a scrape.
             metric.samples.push(Raw {
                 name: info.sample,
-                labels,
+                labels: info.labels,
+                pid,
                 file,
                 value,
                 timestamp,
@@ -389,6 +388,22 @@ impl Merger {
         self.entries = entries;
     }
 
+    /// A gauge sample's labels with its file's `pid` appended (the `all` modes' series).
+    fn with_pid(&mut self, labels: u32, pid: u32) -> u32 {
+        if pid == NO_PID {
+            return labels;
+        }
+        let tuples = &mut self.tuples;
+        let names = &self.names;
+        *self.with_pid.entry((labels, pid)).or_insert_with(|| {
+            let mut t = tuples.get(labels).to_vec();
+            t.push((Rc::from("pid"), names.list[pid as usize].clone()));
+            tuples.intern(t.as_slice())
+        })
+    }
+
+    /// The labels without any `pid` label (the aggregating gauge modes drop the file's
+    /// pid and, as prometheus_client does, a `pid` label of the series too).
     fn without_pid(&mut self, labels: u32) -> u32 {
         let tuples = &mut self.tuples;
         *self.without_pid.entry(labels).or_insert_with(|| {
@@ -445,7 +460,9 @@ impl Merger {
         for s in &metric.samples {
             let labels = match how {
                 How::Min | How::Max | How::Sum | How::MostRecent => self.without_pid(s.labels),
-                _ => s.labels,
+                // A gauge file's samples carry its pid whatever the metric's type (one
+                // name in a counter file and a gauge file: the first file's type wins).
+                How::PerPid | How::Histogram | How::Add => self.with_pid(s.labels, s.pid),
             };
             let key = (s.name, labels);
             match how {
