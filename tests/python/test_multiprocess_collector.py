@@ -43,8 +43,11 @@ from fastprom.samples import Sample
 def no_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     """Neither variable set; both restored (or removed) after the test, whatever the code
     under test wrote into ``os.environ``."""
-    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
-    monkeypatch.delenv("prometheus_multiproc_dir", raising=False)
+    for name in ("PROMETHEUS_MULTIPROC_DIR", "prometheus_multiproc_dir"):
+        # Set first, so that monkeypatch removes the variable again even when it was absent
+        # and the code under test wrote it (delenv of an absent variable records nothing).
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     return monkeypatch
 
 

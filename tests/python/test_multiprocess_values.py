@@ -368,7 +368,10 @@ def test_unwritable_directory_is_permission_error(mp_dir: Path) -> None:
 
 def test_lowercase_variable_warns_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # prometheus_client's test_deprecation_warning
-    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    # Set first, so that monkeypatch removes it again after the code under test copied the
+    # lower-case variable into it (delenv of an absent variable records nothing).
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "")
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR")
     monkeypatch.setenv("prometheus_multiproc_dir", str(tmp_path))
     try:
         with warnings.catch_warnings(record=True) as w:
