@@ -274,6 +274,12 @@ macro_rules! metric_class {
                 slf.get().h.repr_py(&slf.get_type())
             }
 
+            /// The series cap given as `max_series=` (None: no cap).
+            #[getter]
+            fn _max_series(&self) -> Option<usize> {
+                self.h.fam.max_series()
+            }
+
             #[getter]
             fn _name(&self) -> &str {
                 &self.h.fam.desc.name

@@ -193,3 +193,14 @@ def test_a_million_label_sets_under_a_cap_keep_memory_bounded() -> None:
     growth_kb, series = map(int, out.stdout.split())
     assert series == 1001
     assert growth_kb < 50 * 1024, f"RSS grew by {growth_kb} kB"
+
+
+def test_gemini_families_are_capped() -> None:
+    from fastprom._families import RUNTIME_MAX_SERIES
+    from fastprom.gemini._metrics import GeminiMetrics
+
+    m = GeminiMetrics(CollectorRegistry(), "", ())
+    families = [v for v in vars(m).values() if isinstance(v, (Counter, Gauge, Histogram))]
+    assert len(families) == 9
+    assert {f._max_series for f in families} == {RUNTIME_MAX_SERIES} == {1000}
+    assert Counter("plain", "h", registry=None)._max_series is None
