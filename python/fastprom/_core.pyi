@@ -54,6 +54,8 @@ class Counter(_MetricBase):
     @property
     def _created(self) -> float: ...
 
+OVERFLOW_LABEL_VALUE: str
+
 class SeriesOverflowWarning(UserWarning): ...
 
 @final

@@ -22,6 +22,7 @@ import fastprom
 from fastprom import CollectorRegistry, Counter, Enum, Gauge, Histogram, Info, SeriesOverflowWarning, Summary
 
 OVER = "__overflow__"
+assert fastprom.metrics.OVERFLOW_LABEL_VALUE == OVER
 
 
 def overflow_total(registry: CollectorRegistry, metric: str) -> float | None:
