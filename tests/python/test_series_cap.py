@@ -25,6 +25,13 @@ OVER = "__overflow__"
 assert fastprom.metrics.OVERFLOW_LABEL_VALUE == OVER
 
 
+@pytest.fixture(autouse=True)
+def _single_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Single-process mode, whatever an earlier test left in the environment.
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    monkeypatch.delenv("prometheus_multiproc_dir", raising=False)
+
+
 def overflow_total(registry: CollectorRegistry, metric: str) -> float | None:
     return registry.get_sample_value("fastprom_series_overflow_total", {"metric": metric})
 
