@@ -119,7 +119,12 @@ fn max_series_from(arg: Option<&Bound<'_, PyAny>>) -> PyResult<Option<usize>> {
             arg.repr()?
         )));
     }
-    let n = arg.extract::<i64>().unwrap_or(i64::MAX);
+    // An int past i64 is a cap never reached, or below 1 if negative.
+    let n = match arg.extract::<i64>() {
+        Ok(n) => n,
+        Err(_) if arg.lt(0)? => i64::MIN,
+        Err(_) => i64::MAX,
+    };
     Ok(Family::<CounterValue>::check_max_series(Some(n))
         .map_err(|_| Error::MaxSeries(arg.repr().map(|r| r.to_string()).unwrap_or_default()))?)
 }

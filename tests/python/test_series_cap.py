@@ -114,7 +114,15 @@ def test_unregistered_metric_overflows_without_exposing() -> None:
 
 @pytest.mark.parametrize(
     ("bad", "exc"),
-    [(0, ValueError), (-1, ValueError), (True, TypeError), (1.5, TypeError), ("3", TypeError), ([1], TypeError)],
+    [
+        (0, ValueError),
+        (-1, ValueError),
+        (-(2**70), ValueError),
+        (True, TypeError),
+        (1.5, TypeError),
+        ("3", TypeError),
+        ([1], TypeError),
+    ],
 )
 def test_bad_max_series_raise_and_create_nothing(bad: object, exc: type[Exception]) -> None:
     r = CollectorRegistry()
