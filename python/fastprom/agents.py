@@ -264,12 +264,14 @@ class Span:
         if frame is None or frame.span is not self:
             raise RuntimeError("a fastprom.agents span was exited out of order (not the innermost open span)")
         CURRENT.reset(frame.token)  # type: ignore[arg-type]
-        if exc is None and not self._is_task:
+        if exc is None:
             elapsed -= frame.started
             self._dec()
             observe, inc = self._ok or self._bind_ok()
             observe(elapsed)
             inc()
+            if self._is_task:
+                self._record_task(frame.task)
         else:
             self._close(frame, exc)
 
