@@ -103,6 +103,7 @@ def get_metrics_collector() -> MetricsCollector:
 
 
 RESPONSES: dict[str, str] = {}
+ROUNDS: list[int] = []
 QUESTIONS = ("Weather in Paris?", "Summarise the news", "Weather in Paris?", "Plan a trip")
 
 
@@ -151,15 +152,18 @@ async def run_graph(client: Any, m: MetricsCollector, graph: str, question: str)
 
 
 async def traffic(client: Any, fake: FakeGemini) -> None:
-    m = get_metrics_collector()
-    if random.random() < 0.3:
+    """One round: a question through the qa and chat graphs; every few rounds a failure."""
+    ROUNDS.append(len(ROUNDS))
+    n, m = len(ROUNDS), get_metrics_collector()
+    if n % 3 == 0:
         RESPONSES.clear()
-    if random.random() < 0.2:
-        fake.fail_next(random.choice((429, 500, 503)))
-    if random.random() < 0.1:
+    if n % 4 == 2:
+        fake.fail_next((429, 500, 503)[n % 3])
+    if n % 5 == 1:
         m.infra.queue_rejected("low")
     question = random.choice(QUESTIONS)
-    await asyncio.gather(run_graph(client, m, "qa", question), run_graph(client, m, "chat", question + "!"))
+    await run_graph(client, m, "qa", question)
+    await run_graph(client, m, "chat", question + "!")
 
 
 if __name__ == "__main__":
