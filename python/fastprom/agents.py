@@ -1,4 +1,5 @@
-"""Metrics for agent code: tasks, steps and tool calls, queues, circuit breakers and caches.
+"""Metrics for agent code: tasks, steps, tool calls, graphs and nodes; queues, circuit breakers and
+caches; and :func:`track_time` for any histogram or summary.
 
 ::
 
@@ -11,35 +12,50 @@
         with agent.step("plan"):
             ...
 
-Tasks, steps and tool calls are context managers and decorators (sync or async functions). Each
-records its duration in a histogram and a count by outcome (``success`` or ``error``) and
-``error_type`` (the exception class name); exceptions propagate unchanged. Names follow the
-OpenTelemetry GenAI conventions where they exist (``gen_ai_invoke_agent_duration_seconds``,
-``gen_ai_execute_tool_duration_seconds``). Step, tool, queue, breaker and cache names are label
-values: keep them to a fixed set in code, never derived from user input.
+Tasks, steps, tool calls, graph and node executions are *spans*: each is a context manager and a
+decorator of plain and ``async`` functions, generators and async generators (a generator is
+measured over its whole iteration, to its last item or its close). Each records its duration
+(histogram), a count by ``outcome`` (``success``, ``error``, or ``closed`` for a generator closed
+before its end) and ``error_type`` (:func:`fastprom._errors.error_type`: the HTTP status where there
+is one, else the exception class name, the vocabulary of :mod:`fastprom.gemini` too), and how many
+are in progress; a task also records its number of steps. Exceptions propagate unchanged.
+
+The span being run is a context variable, so that a :mod:`fastprom.gemini`-instrumented call made
+anywhere inside a task (across ``await``, ``asyncio`` tasks, threads run with
+``contextvars.copy_context().run``) adds its tokens and cost to that task, recorded per task and
+agent when the task ends. Names follow the OpenTelemetry GenAI conventions where they exist
+(``gen_ai_invoke_agent_duration_seconds``, ``gen_ai_execute_tool_duration_seconds``). Step, tool,
+graph, node, queue, breaker and cache names are label values: keep them to a fixed set in code.
 """
 
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
+from time import perf_counter
 from typing import Any, TypeVar
 
+from fastprom._errors import error_type
 from fastprom._families import PerRegistry
+from fastprom._spans import CURRENT, Frame, TaskUsage
 from fastprom._wrap import measured
-from fastprom.metrics import Counter, Gauge, Histogram
+from fastprom.metrics import Counter, Gauge, Histogram, Summary
 from fastprom.registry import REGISTRY, CollectorRegistry
 
-__all__ = ["AgentMetrics", "BREAKER_STATES"]
+__all__ = ["AgentMetrics", "BREAKER_STATES", "error_type", "track_time"]
 
 TASK_BUCKETS = (0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 12.8, 25.6, 51.2, 102.4, 204.8, 409.6)
 STEP_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92)
+STEPS_PER_TASK_BUCKETS = (1, 2, 3, 5, 8, 10, 15, 20, 30)
+TOKEN_BUCKETS = tuple(float(4**i) for i in range(14))  # 1, 4, ..., 67108864: as fastprom.gemini
+COST_BUCKETS = tuple(1e-6 * 4**i for i in range(14))  # 1 micro-USD ... 67 USD
 BREAKER_STATES = {"closed": 0, "half_open": 1, "open": 2}
 """Values of ``gen_ai_agent_circuit_breaker_state``."""
 
 F = TypeVar("F", bound=Callable[..., Any])
 _AGENT = "gen_ai_agent_name"
+_SUCCESS, _ERROR, _CLOSED = "success", "error", "closed"
 
 
 class _Families:
@@ -47,45 +63,55 @@ class _Families:
 
     def __init__(self, registry: CollectorRegistry | None, namespace: str) -> None:
         kw: dict[str, Any] = {"namespace": namespace, "registry": registry}
-        self.task_duration = Histogram(
-            "gen_ai_invoke_agent_duration",
-            "Duration of agent tasks.",
-            (_AGENT, "error_type"),
-            unit="seconds",
-            buckets=TASK_BUCKETS,
+
+        def span(name: str, doc: str, labels: tuple[str, ...], duration: str, buckets: Any) -> tuple[Any, ...]:
+            return (
+                Histogram(
+                    duration, f"Duration of {doc}.", (*labels, "error_type"), unit="seconds", buckets=buckets, **kw
+                ),
+                Counter(
+                    f"gen_ai_agent_{name}", f"{doc.capitalize()} by outcome.", (*labels, "outcome", "error_type"), **kw
+                ),
+                # livesum: summed over live processes in multiprocess mode.
+                Gauge(
+                    f"gen_ai_agent_{name}_active",
+                    f"{doc.capitalize()} in progress.",
+                    labels,
+                    multiprocess_mode="livesum",
+                    **kw,
+                ),
+            )
+
+        a = (_AGENT,)
+        self.task = span("tasks", "agent tasks", a, "gen_ai_invoke_agent_duration", TASK_BUCKETS)
+        self.step = span("steps", "agent steps", (*a, "gen_ai_agent_step"), "gen_ai_agent_step_duration", STEP_BUCKETS)
+        self.tool = span(
+            "tool_calls", "tool calls", (*a, "gen_ai_tool_name"), "gen_ai_execute_tool_duration", STEP_BUCKETS
+        )
+        graph = (*a, "gen_ai_agent_graph")
+        self.graph = span("graph_executions", "graph executions", graph, "gen_ai_agent_graph_duration", TASK_BUCKETS)
+        self.node = span(
+            "node_executions",
+            "node executions",
+            (*graph, "gen_ai_agent_node"),
+            "gen_ai_agent_node_duration",
+            STEP_BUCKETS,
+        )
+        self.steps_per_task = Histogram(
+            "gen_ai_agent_steps_per_task", "Steps per agent task.", a, buckets=STEPS_PER_TASK_BUCKETS, **kw
+        )
+        self.task_tokens = Histogram(
+            "gen_ai_agent_task_token_usage",
+            "LLM tokens per agent task (tasks with at least one instrumented LLM call), input and output.",
+            (*a, "gen_ai_token_type"),
+            buckets=TOKEN_BUCKETS,
             **kw,
         )
-        self.tasks = Counter("gen_ai_agent_tasks", "Agent tasks by outcome.", (_AGENT, "outcome", "error_type"), **kw)
-        # livesum: summed over live processes in multiprocess mode.
-        self.tasks_active = Gauge(
-            "gen_ai_agent_tasks_active", "Agent tasks in progress.", (_AGENT,), multiprocess_mode="livesum", **kw
-        )
-        self.step_duration = Histogram(
-            "gen_ai_agent_step_duration",
-            "Duration of agent steps.",
-            (_AGENT, "gen_ai_agent_step", "error_type"),
-            unit="seconds",
-            buckets=STEP_BUCKETS,
-            **kw,
-        )
-        self.steps = Counter(
-            "gen_ai_agent_steps",
-            "Agent steps by outcome.",
-            (_AGENT, "gen_ai_agent_step", "outcome", "error_type"),
-            **kw,
-        )
-        self.tool_duration = Histogram(
-            "gen_ai_execute_tool_duration",
-            "Duration of tool calls.",
-            (_AGENT, "gen_ai_tool_name", "error_type"),
-            unit="seconds",
-            buckets=STEP_BUCKETS,
-            **kw,
-        )
-        self.tools = Counter(
-            "gen_ai_agent_tool_calls",
-            "Tool calls by outcome.",
-            (_AGENT, "gen_ai_tool_name", "outcome", "error_type"),
+        self.task_cost = Histogram(
+            "gen_ai_agent_task_cost_usd",
+            "Estimated LLM cost per agent task in USD (tasks with at least one instrumented LLM call).",
+            a,
+            buckets=COST_BUCKETS,
             **kw,
         )
         self.queue_depth = Gauge(
@@ -115,37 +141,104 @@ def _families(registry: CollectorRegistry | None, namespace: str) -> _Families:
     return _FAMILIES.get(registry, namespace, lambda: _Families(registry, namespace))
 
 
-class _Timed:
-    """A context manager and decorator recording one duration and one outcome per use."""
+class Span:
+    """A task, step, tool call, graph or node execution: a context manager and a decorator.
 
-    __slots__ = ("_duration", "_count", "_labels", "_active", "_starts")
+    One object may be used any number of times, nested, in overlapping blocks, from any thread or
+    asyncio task: every entry has its own start time and context token (see
+    :class:`fastprom._spans.Frame`), nothing is shared between entries."""
 
-    def __init__(self, duration: Histogram, count: Counter, labels: tuple[str, ...], active: Any = None) -> None:
-        self._duration, self._count, self._labels, self._active = duration, count, labels, active
-        self._starts: list[float] = []
+    __slots__ = ("_agent", "_labels", "_duration", "_count", "_active", "_kind", "_ok", "_families")
 
-    def _start(self) -> float:
-        if self._active is not None:
-            self._active.inc()
-        return time.perf_counter()
+    def __init__(self, agent: AgentMetrics, kind: str, family: tuple[Any, ...], labels: tuple[str, ...]) -> None:
+        self._agent = agent.name
+        self._families = agent._m
+        self._kind = kind
+        self._labels = labels
+        self._duration, self._count = family[0], family[1]
+        self._active = family[2].labels(*labels)
+        self._ok: tuple[Callable[[float], None], Callable[[], None]] | None = None
 
-    def _end(self, started: float, exc: BaseException | None, result: Any = None) -> None:
-        elapsed = time.perf_counter() - started
-        if self._active is not None:
-            self._active.dec()
-        kind = "" if exc is None else type(exc).__name__
-        self._duration.labels(*self._labels, kind).observe(elapsed)
-        self._count.labels(*self._labels, "success" if exc is None else "error", kind).inc()
+    # -- one entry: open, close
 
-    def __enter__(self) -> _Timed:
-        self._starts.append(self._start())
+    def _open(self) -> Frame:
+        self._active.inc()
+        parent = CURRENT.get()
+        if self._kind == "task":
+            task: TaskUsage | None = TaskUsage()
+        else:
+            task = None if parent is None else parent.task
+            if task is not None and self._kind == "step":
+                task.step()
+        return Frame(self, self._agent, task, perf_counter())
+
+    def _close(self, frame: Frame, exc: BaseException | None, result: Any = None) -> None:
+        elapsed = perf_counter() - frame.started
+        self._active.dec()
+        if exc is None:
+            observe, inc = self._ok or self._bind_ok()
+            observe(elapsed)
+            inc()
+        else:
+            closed = isinstance(exc, GeneratorExit)
+            kind = "" if closed else error_type(exc)
+            self._duration.labels(*self._labels, kind).observe(elapsed)
+            self._count.labels(*self._labels, _CLOSED if closed else _ERROR, kind).inc()
+        if self._kind == "task" and frame.task is not None:
+            self._record_task(frame.task)
+
+    def _bind_ok(self) -> tuple[Callable[[float], None], Callable[[], None]]:
+        ok = self._ok = (
+            self._duration.labels(*self._labels, "").observe,
+            self._count.labels(*self._labels, _SUCCESS, "").inc,
+        )
+        return ok
+
+    def _record_task(self, usage: TaskUsage) -> None:
+        m, agent = self._families, self._agent
+        with usage.lock:
+            steps, calls, tokens_in, tokens_out, cost = usage.steps, usage.calls, usage.input, usage.output, usage.cost
+        m.steps_per_task.labels(agent).observe(steps)
+        if calls:
+            m.task_tokens.labels(agent, "input").observe(tokens_in)
+            m.task_tokens.labels(agent, "output").observe(tokens_out)
+            m.task_cost.labels(agent).observe(cost)
+
+    def _open_current(self) -> Frame:
+        frame = self._open()
+        frame.token = CURRENT.set(frame)
+        return frame
+
+    def _close_current(self, frame: Frame, exc: BaseException | None, result: Any = None) -> None:
+        if frame.token is not None:
+            try:
+                CURRENT.reset(frame.token)
+            except ValueError:  # ended in another context than it started: nothing to restore there
+                pass
+        self._close(frame, exc)
+
+    # -- context manager
+
+    def __enter__(self) -> Span:
+        self._open_current()
         return self
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
-        self._end(self._starts.pop(), exc)
+        frame = CURRENT.get()
+        if frame is None or frame.span is not self:
+            raise RuntimeError("a fastprom.agents span was exited out of order (not the innermost open span)")
+        self._close_current(frame, exc)
+
+    # -- decorator
 
     def __call__(self, fn: F) -> F:
-        return measured(fn, self._start, self._end)
+        import inspect
+
+        if inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn):
+            # a generator runs in its consumer's context between items: it is timed, and its
+            # LLM calls count for the task its consumer runs in, but it does not become current
+            return measured(fn, self._open, self._close)
+        return measured(fn, self._open_current, self._close_current)
 
 
 class AgentMetrics:
@@ -157,23 +250,46 @@ class AgentMetrics:
     def __init__(self, name: str, *, registry: CollectorRegistry | None = REGISTRY, namespace: str = "") -> None:
         if not isinstance(name, str) or not name:
             raise ValueError(f"the agent name must be a non-empty str, got {name!r}")
+        if not isinstance(namespace, str):
+            raise TypeError(f"namespace must be a str, got {type(namespace).__name__}")
         self.name = name
         self._m = _families(registry, namespace)
+        self._spans: dict[tuple[str, ...], Span] = {}
+        self._spans_lock = threading.Lock()
         self._breakers: dict[str, int] = {}
         self._breakers_lock = threading.Lock()  # a state change and its trip count are one step
 
-    def task(self) -> _Timed:
-        """Time one agent task (an invocation of the agent): ``with agent.task():`` or ``@agent.task()``."""
-        m = self._m
-        return _Timed(m.task_duration, m.tasks, (self.name,), m.tasks_active.labels(self.name))
+    def _span(self, kind: str, family: tuple[Any, ...], *names: str) -> Span:
+        key = (kind, *names)
+        span = self._spans.get(key)
+        if span is None:
+            with self._spans_lock:
+                span = self._spans.get(key)
+                if span is None:
+                    span = self._spans[key] = Span(self, kind, family, (self.name, *names))
+        return span
 
-    def step(self, step: str) -> _Timed:
-        """Time one step of a task (plan, act, reflect, ...)."""
-        return _Timed(self._m.step_duration, self._m.steps, (self.name, _name("step", step)))
+    def task(self) -> Span:
+        """One agent task (an invocation of the agent): ``with agent.task():`` or ``@agent.task()``."""
+        return self._span("task", self._m.task)
 
-    def tool(self, tool: str) -> _Timed:
-        """Time one tool call."""
-        return _Timed(self._m.tool_duration, self._m.tools, (self.name, _name("tool", tool)))
+    def step(self, step: str) -> Span:
+        """One step of a task (plan, act, reflect, ...); counted in its task's number of steps."""
+        return self._span("step", self._m.step, _name("step", step))
+
+    def tool(self, tool: str) -> Span:
+        """One tool call."""
+        return self._span("tool", self._m.tool, _name("tool", tool))
+
+    def graph(self, graph: str) -> Span:
+        """One execution of a graph (workflow) of nodes."""
+        return self._span("graph", self._m.graph, _name("graph", graph))
+
+    def node(self, node: str, *, graph: str = "") -> Span:
+        """One execution of a node of ``graph`` (empty: no graph)."""
+        if not isinstance(graph, str):
+            raise ValueError(f"the graph name must be a str, got {graph!r}")
+        return self._span("node", self._m.node, graph, _name("node", node))
 
     def set_queue_depth(self, queue: str, depth: int) -> None:
         """Record how many items wait in ``queue``."""
@@ -181,11 +297,11 @@ class AgentMetrics:
 
     def set_breaker_state(self, breaker: str, state: str) -> None:
         """Record a circuit breaker's state (``closed``, ``half_open`` or ``open``); entering
-        ``open`` from another state counts a trip."""
+        ``open`` from another state counts a trip. Both arguments are checked on every call."""
+        breaker = _name("breaker", breaker)
         if state not in BREAKER_STATES:
             raise ValueError(f"breaker state must be one of {sorted(BREAKER_STATES)}, got {state!r}")
         value = BREAKER_STATES[state]
-        breaker = _name("breaker", breaker)
         with self._breakers_lock:
             tripped = value == BREAKER_STATES["open"] and self._breakers.get(breaker) != value
             self._breakers[breaker] = value
@@ -202,3 +318,52 @@ def _name(what: str, value: Any) -> str:
     if not isinstance(value, str) or not value:
         raise ValueError(f"the {what} name must be a non-empty str, got {value!r}")
     return value
+
+
+class TrackTime:
+    """Times a block or each call of a function into one histogram or summary (see :func:`track_time`)."""
+
+    __slots__ = ("_observe", "_entries")
+
+    def __init__(self, observe: Callable[[float], None]) -> None:
+        self._observe = observe
+        # each entry keeps its own start in the context, under its own token: overlapping
+        # entries from threads or asyncio tasks never see each other's
+        self._entries: ContextVar[list[Any]] = ContextVar("fastprom_track_time")
+
+    def _end(self, started: float, exc: BaseException | None, result: Any) -> None:
+        self._observe(perf_counter() - started)
+
+    def __enter__(self) -> TrackTime:
+        entry: list[Any] = [perf_counter(), None]
+        entry[1] = self._entries.set(entry)
+        return self
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        elapsed_end = perf_counter()
+        entry = self._entries.get()
+        self._entries.reset(entry[1])
+        self._observe(elapsed_end - entry[0])
+
+    def __call__(self, fn: F) -> F:
+        return measured(fn, perf_counter, self._end)
+
+
+def track_time(
+    metric: Histogram | Summary, labels: Mapping[str, str] | tuple[str, ...] | list[str] | None = None
+) -> TrackTime:
+    """Time a block (``with track_time(h, {"endpoint": "/chat"}):``) or each call of a plain or
+    ``async`` function, generator or async generator (``@track_time(h, ("chat",))``) into ``metric``,
+    a Histogram or Summary, with these label values (a mapping by name, or values in order; ``None``
+    for a metric without labels). Exceptions propagate; the time until they are raised is recorded."""
+    if not isinstance(metric, (Histogram, Summary)):
+        raise TypeError(f"track_time needs a Histogram or Summary, got {type(metric).__name__}")
+    if labels is None:
+        child: Any = metric
+    elif isinstance(labels, Mapping):
+        child = metric.labels(**labels)
+    elif isinstance(labels, (tuple, list)):
+        child = metric.labels(*labels)
+    else:
+        raise TypeError(f"labels must be a mapping, a tuple of values or None, got {type(labels).__name__}")
+    return TrackTime(child.observe)

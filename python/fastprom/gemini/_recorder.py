@@ -10,6 +10,7 @@ from time import perf_counter
 from typing import Any
 
 from fastprom._pricing import PriceSource, PriceTable, load_price_table
+from fastprom._spans import CURRENT
 from fastprom.registry import REGISTRY, CollectorRegistry
 
 from ._metrics import _BASE_LABELS, _ERROR, _SUCCESS, OVERFLOW_MODEL, _metrics_for
@@ -150,6 +151,7 @@ class _Series:
         if usage is None:
             return
         prompt, cached, output, reasoning, tool_use, prompt_audio, cached_audio = usage
+        n = 0
         if prompt is not None:
             n = prompt + tool_use if tool_use else prompt
             add, observe_tokens = self.tok_in or self._bind_tokens("input")
@@ -167,16 +169,19 @@ class _Series:
                 (tokens.get("reasoning") or tokens["reasoning"]).inc(reasoning)
             if tool_use is not None:
                 (tokens.get("tool_use_prompt") or tokens["tool_use_prompt"]).inc(tool_use)
-        if prompt is None or not self.record_cost:
-            return
-        price = self.price
-        if price is None:
-            self._unpriced()
-            return
-        cost = price._cost(prompt, cached or 0, output or 0, tool_use or 0, prompt_audio, cached_audio)
-        if tier:
-            cost *= self.recorder.prices.tier_multiplier(tier)
-        (self.add_cost or self._bind_cost())(cost)
+        cost = 0.0
+        if prompt is not None and self.record_cost:
+            price = self.price
+            if price is None:
+                self._unpriced()
+            else:
+                cost = price._cost(prompt, cached or 0, output or 0, tool_use or 0, prompt_audio, cached_audio)
+                if tier:
+                    cost *= self.recorder.prices.tier_multiplier(tier)
+                (self.add_cost or self._bind_cost())(cost)
+        span = CURRENT.get()  # the fastprom.agents span this call runs in, if any
+        if span is not None and span.task is not None:
+            span.task.llm(n, output or 0, cost)
 
     def _unpriced(self) -> None:
         self.unpriced[()].inc()

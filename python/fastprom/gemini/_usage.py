@@ -5,21 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-_ERROR_TYPES: dict[type, str] = {}
+from fastprom._errors import error_type
 
-
-def error_type(exc: BaseException) -> str:
-    """The low-cardinality ``error_type`` of an exception: the HTTP status for SDK API errors
-    (``"429"``, ``"500"``), ``"timeout"`` for timeouts, else the exception class name."""
-    code = getattr(exc, "code", None)
-    if isinstance(code, int) and 100 <= code <= 599:
-        return str(int(code))
-    cls = type(exc)
-    name = _ERROR_TYPES.get(cls)
-    if name is None:
-        timeout = issubclass(cls, TimeoutError) or any("Timeout" in k.__name__ for k in cls.__mro__)
-        name = _ERROR_TYPES[cls] = "timeout" if timeout else cls.__name__
-    return name
+__all__ = ["error_type", "usage_of"]
 
 
 Usage = tuple[int | None, int | None, int | None, int | None, int | None, int, int]
