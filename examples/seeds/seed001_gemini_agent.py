@@ -22,6 +22,7 @@ from _common import MODEL, WEATHER, main
 from google.genai import types
 
 from fastprom import Counter, Gauge, Histogram, Info, gemini
+from fastprom.agents import AgentMetrics
 from fastprom.testing import FakeGemini
 
 HTTP_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -62,6 +63,8 @@ class MetricsCollector:
         self.app = Info("app", "The agent.", **ns)
         self.memory = Gauge("memory_entries", "Memory entries by type.", ("memory_type",), **ns)
         self.cache = Counter("cache", "Cache lookups (hit, miss).", ("result",), **ns)
+        # The same work as OpenTelemetry GenAI spans: Gemini tokens and cost per task, no labels passed.
+        self.agent = AgentMetrics("gemini-agent")
 
     @contextmanager
     def track_request(self, method: str, endpoint: str) -> Iterator[dict[str, int]]:
@@ -82,7 +85,7 @@ class MetricsCollector:
         """A task; append a step name to the yielded list per step."""
         steps: list[str] = []
         status = "success"
-        with self.active_tasks.track_inprogress(), self.task_time.labels(task_type).time():
+        with self.agent.task(), self.active_tasks.track_inprogress(), self.task_time.labels(task_type).time():
             try:
                 yield steps
             except TimeoutError:
@@ -112,7 +115,7 @@ class MetricsCollector:
     @contextmanager
     def track_tool_call(self, tool_name: str) -> Iterator[None]:
         status = "success"
-        with self.tool_time.labels(tool_name).time():
+        with self.agent.tool(tool_name), self.tool_time.labels(tool_name).time():
             try:
                 yield
             except BaseException:
@@ -145,14 +148,16 @@ async def ask(client: Any, question: str, slow_tool: bool) -> None:
             async with metrics.track_task("question") as steps:
                 steps.append("plan")
                 config = types.GenerateContentConfig(tools=[WEATHER])
-                planned = await llm(client, contents=question, config=config)
+                with metrics.agent.step("plan"):
+                    planned = await llm(client, contents=question, config=config)
                 for call in planned.function_calls or []:
                     steps.append("tool")
                     with metrics.track_tool_call(call.name or "unknown"):
                         metrics.cache.labels("hit" if random.random() < 0.5 else "miss").inc()
                         await asyncio.wait_for(asyncio.sleep(0.2 if slow_tool else 0.001), 0.05)
                 steps.append("answer")
-                await llm(client, contents=question + " (with the weather)")
+                with metrics.agent.step("answer"):
+                    await llm(client, contents=question + " (with the weather)")
             TOTALS["done"] += 1
             metrics.satisfaction.observe(random.randint(3, 5))
         except Exception as exc:
@@ -184,4 +189,4 @@ ROUNDS: list[int] = []
 if __name__ == "__main__":
     metrics.app.info({"version": "1.0.0", "name": "gemini-agent"})
     metrics.memory.labels("long_term").set(12)
-    main(__doc__.splitlines()[0], traffic, labels={"gen_ai_agent_name": "gemini-agent"})
+    main(__doc__.splitlines()[0], traffic)

@@ -4,8 +4,8 @@
 
 HTTP handlers run agents that call a fake Gemini (with a tool), stream chat answers chunk by
 chunk, look up a response cache, read and write tables and trip the Gemini circuit breaker on
-errors. ``track_time`` and ``track_operation_time`` are fastprom's timers: a timer is already a
-decorator of ``async def`` functions and a context manager around awaited code. The cache and
+errors. ``track_time`` is :func:`fastprom.agents.track_time` (a decorator of ``async def``
+functions and a context manager around awaited code). The cache and
 breaker-change counters carry one more label than the original (``cache``, ``from_state``).
 """
 
@@ -20,6 +20,7 @@ from _common import MODEL, WEATHER, main
 from google.genai import types
 
 from fastprom import Counter, Gauge, Histogram, gemini
+from fastprom.agents import TrackTime, track_time
 from fastprom.infra import ServiceMetrics
 from fastprom.testing import FakeGemini
 
@@ -39,17 +40,12 @@ agent_response_time = Histogram(
 agents_active = Gauge("agents_active", "Agents running.", multiprocess_mode="livesum", **NS)
 redis_pool = Gauge("redis_pool_connections", "Redis pool connections in use.", multiprocess_mode="livesum", **NS)
 infra = ServiceMetrics(**NS)
-db_operation_duration = infra._f.db  # the family, for track_operation_time below
+db_operation_duration = infra.db_operation_duration
 
 
-def track_time(histogram: Histogram, labels: dict[str, str]) -> Any:
-    """Time a block or each call of a function (sync or async) into ``histogram``."""
-    return histogram.labels(**labels).time()
-
-
-def track_operation_time(histogram: Histogram, operation: str, table: str) -> Any:
+def track_operation_time(histogram: Histogram, operation: str, table: str) -> TrackTime:
     """Time a database operation into ``histogram`` (labels operation and table)."""
-    return histogram.labels(operation=operation, table=table).time()
+    return track_time(histogram, {"operation": operation, "table": table})
 
 
 def http_status(exc: Exception) -> int:

@@ -22,6 +22,7 @@ from _common import MODEL, WEATHER, main
 from google.genai import types
 
 from fastprom import Counter, Gauge, Histogram, Info, gemini
+from fastprom.agents import AgentMetrics
 from fastprom.infra import ServiceMetrics
 from fastprom.testing import FakeGemini
 
@@ -37,6 +38,7 @@ class MetricsCollector:
     def __init__(self) -> None:
         ns = {"namespace": "tinyllm"}
         self.infra = ServiceMetrics(breaker_label="model", **ns)
+        self.agent = AgentMetrics("tinyllm")  # the same runs as OpenTelemetry GenAI spans
         self.system_info = Info("system", "TinyLLM version and app name.", **ns)
         self.requests = Counter("requests", "Requests.", (*MG, "request_type"), **ns)
         self.latency = Histogram("request_latency_seconds", "Request latency.", MG, buckets=LATENCY, **ns)
@@ -68,7 +70,7 @@ class MetricsCollector:
     def track_node_execution(self, node: str, graph: str) -> Iterator[None]:
         self.nodes.labels(node, graph).inc()
         try:
-            with self.node_time.labels(node, graph).time():
+            with self.agent.node(node, graph=graph), self.node_time.labels(node, graph).time():
                 yield
         except Exception as exc:
             self.node_errors.labels(node, graph, gemini.error_type(exc)).inc()
@@ -77,7 +79,7 @@ class MetricsCollector:
     @contextmanager
     def track_graph_execution(self, graph: str) -> Iterator[None]:
         self.graphs.labels(graph).inc()
-        with self.graph_time.labels(graph).time():
+        with self.agent.graph(graph), self.graph_time.labels(graph).time():
             yield
 
     def increment_error_count(self, error_type: str, model: str, graph: str) -> None:

@@ -204,6 +204,8 @@ class ServiceMetrics:
         self._f = _FAMILIES.get(
             registry, (namespace, breaker_label), lambda: _Families(registry, namespace, breaker_label)
         )
+        self.db_operation_duration: Histogram = self._f.db
+        """The database histogram itself, for helpers taking a histogram (``track_time``)."""
 
     # chat and streams
     @contextmanager
