@@ -12,7 +12,12 @@ import threading
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
-__all__ = ["PerRegistry"]
+__all__ = ["RUNTIME_MAX_SERIES", "PerRegistry"]
+
+RUNTIME_MAX_SERIES = 1000
+"""The ``max_series`` of every family of the package's instrumentation whose label values come
+from runtime data (models, tools, agents, error types): past it, new label sets go to the
+family's overflow series (docs/series_cap.md)."""
 
 T = TypeVar("T")
 

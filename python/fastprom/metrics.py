@@ -7,7 +7,7 @@ import sys
 import types
 
 from . import _core, values  # noqa: F401  (values: sets the value class first)
-from ._core import Counter, Enum, Gauge, Histogram, Info, Summary
+from ._core import Counter, Enum, Gauge, Histogram, Info, SeriesOverflowWarning, Summary
 
 __all__ = [
     "Counter",
@@ -16,6 +16,7 @@ __all__ = [
     "Histogram",
     "Info",
     "MetricWrapperBase",
+    "SeriesOverflowWarning",
     "Summary",
     "disable_created_metrics",
     "enable_created_metrics",

@@ -72,6 +72,8 @@ pub enum Error {
     },
     /// Label values given by name whose names are not exactly the metric's label names.
     IncorrectLabelNames,
+    /// A series cap (`max_series`) below 1, as the caller wrote it.
+    MaxSeries(String),
     /// `remove_by_labels()` naming labels the metric does not have.
     UnknownLabelNames {
         /// The names given that are not label names, in the order given.
@@ -181,6 +183,10 @@ impl fmt::Display for Error {
                 write!(f, "Incorrect label count (expected {expected}, got {got})")
             }
             Error::IncorrectLabelNames => f.write_str("Incorrect label names"),
+            Error::MaxSeries(n) => write!(
+                f,
+                "max_series must be None or an int of at least 1, got {n}"
+            ),
             Error::UnknownLabelNames { unknown, expected } => {
                 write!(f, "Unknown label names: {unknown:?}; expected {expected:?}")
             }

@@ -176,6 +176,21 @@ pub struct Family<K: Kind> {
     pub config: K::Config,
     solo: Option<Arc<Child<K>>>,
     children: RwLock<ChildSet<Child<K>>>,
+    /// The most children with ordinary label values (the overflow child comes on top).
+    max_series: Option<usize>,
+    /// Whether the first overflow was reported (see [`Family::first_overflow`]).
+    overflow_reported: AtomicBool,
+}
+
+/// The value of every label of the overflow child of a family with a series cap.
+pub const OVERFLOW_LABEL_VALUE: &str = "__overflow__";
+
+/// What [`Family::child_capped`] found.
+pub struct Lookup<K> {
+    /// The child for the label values, or the overflow child.
+    pub child: Arc<Child<K>>,
+    /// Whether the label values were new and the cap was reached (the overflow child).
+    pub overflowed: bool,
 }
 
 impl<K: Kind> Family<K> {
@@ -198,7 +213,41 @@ impl<K: Kind> Family<K> {
             config,
             solo,
             children: RwLock::new(new_child_set()),
+            max_series: None,
+            overflow_reported: AtomicBool::new(false),
         })
+    }
+
+    /// The family with at most `max` children of ordinary label values (at least 1: see
+    /// [`Family::check_max_series`]); beyond it, new label values get the overflow child.
+    #[must_use]
+    pub fn with_max_series(mut self, max: Option<usize>) -> Family<K> {
+        self.max_series = max;
+        self
+    }
+
+    /// Checks a series cap: `None` (no cap) or at least 1 ([`Error::MaxSeries`]).
+    pub fn check_max_series(max: Option<i64>) -> Result<Option<usize>> {
+        match max {
+            None => Ok(None),
+            Some(n) if n >= 1 => Ok(Some(usize::try_from(n).unwrap_or(usize::MAX))),
+            Some(n) => Err(Error::MaxSeries(n.to_string())),
+        }
+    }
+
+    /// The series cap, if any.
+    pub fn max_series(&self) -> Option<usize> {
+        self.max_series
+    }
+
+    /// True exactly once: for the first overflow a caller reports (its warning).
+    pub fn first_overflow(&self) -> bool {
+        !self.overflow_reported.swap(true, Ordering::Relaxed)
+    }
+
+    /// The label values of the overflow child.
+    pub fn overflow_values(&self) -> Vec<&'static str> {
+        vec![OVERFLOW_LABEL_VALUE; self.desc.labelnames.len()]
     }
 
     /// The child of an unlabelled metric.
@@ -217,32 +266,83 @@ impl<K: Kind> Family<K> {
     /// class (in multiprocess mode, this can fail and then creates nothing). `now` runs before any lock is taken,
     /// so it may call back into the embedder (Python's patched `time.time`); its error type
     /// is the caller's. The unlabelled family's only child is returned for no values.
+    /// With a series cap, new values beyond it get the overflow child (see
+    /// [`Family::child_capped`]).
     pub fn child<S: AsRef<str>, E: From<Error>>(
         &self,
         values: &[S],
         now: impl FnOnce() -> Result<f64, E>,
     ) -> Result<Arc<Child<K>>, E> {
+        Ok(self.child_capped(values, now)?.child)
+    }
+
+    /// [`Family::child`], telling whether the values were redirected to the overflow child
+    /// (every label [`OVERFLOW_LABEL_VALUE`]): new values while the family holds
+    /// `max_series` other children. Removing children makes room again.
+    pub fn child_capped<S: AsRef<str>, E: From<Error>>(
+        &self,
+        values: &[S],
+        now: impl FnOnce() -> Result<f64, E>,
+    ) -> Result<Lookup<K>, E> {
         self.desc.check_label_count(values.len())?;
+        let found = |child| Lookup {
+            child,
+            overflowed: false,
+        };
         if let Some(solo) = &self.solo {
-            return Ok(solo.clone());
+            return Ok(found(solo.clone()));
         }
         if let Some(c) = self.get(values) {
-            return Ok(c);
+            return Ok(found(c));
         }
         let created = now()?;
+        let Some(max) = self.max_series else {
+            let fresh = self.new_child(values, created)?;
+            let mut set = self.write();
+            let (idx, _) = set.insert_full(Key(fresh));
+            return Ok(found(set[idx].0.clone()));
+        };
+        // Capped: decided and created under the write lock, so that concurrent creators
+        // never pass the cap and no value (a multiprocess file entry) is made for label
+        // values that end up in the overflow child.
+        let mut set = self.write();
+        if let Some(k) = set.get(&Query(values)) {
+            return Ok(found(k.0.clone()));
+        }
+        let overflow = self.overflow_values();
+        let has_overflow = set.contains(&Query(&overflow));
+        if set.len() - usize::from(has_overflow) < max {
+            let fresh = self.new_child(values, created)?;
+            let (idx, _) = set.insert_full(Key(fresh));
+            return Ok(found(set[idx].0.clone()));
+        }
+        let child = if let Some(k) = set.get(&Query(&overflow)) {
+            k.0.clone()
+        } else {
+            let fresh = self.new_child(&overflow, created)?;
+            set.insert(Key(fresh.clone()));
+            fresh
+        };
+        Ok(Lookup {
+            child,
+            overflowed: true,
+        })
+    }
+
+    fn new_child<S: AsRef<str>>(&self, values: &[S], created: f64) -> Result<Arc<Child<K>>> {
         let labels: Vec<&str> = values.iter().map(AsRef::as_ref).collect();
         let value = K::new(&self.config, &NewValues::new(&self.desc, &labels))?;
-        let fresh = Arc::new(Child {
+        Ok(Arc::new(Child {
             labels: LabelValues::new(values),
             created: AtomicF64::new(created),
             value,
-        });
-        let mut set = self
-            .children
+        }))
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, ChildSet<Child<K>>> {
+        self.children
             .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        let (idx, _) = set.insert_full(Key(fresh));
-        Ok(set[idx].0.clone())
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Removes the child for `values`; whether there was one.

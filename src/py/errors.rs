@@ -36,6 +36,7 @@ impl From<Error> for PyErr {
             | Error::LabelCount { .. }
             | Error::RemoveLabelCount { .. }
             | Error::IncorrectLabelNames
+            | Error::MaxSeries(_)
             | Error::UnknownLabelNames { .. }
             | Error::NegativeIncrement
             | Error::InvalidMultiprocessMode(_)

@@ -138,6 +138,8 @@ pub struct Common<'py> {
     pub unit: String,
     pub labelvalues: Option<Bound<'py, PyAny>>,
     pub registry: RegistryArg<'py>,
+    /// The series cap (`max_series=`), checked.
+    pub max_series: Option<usize>,
 }
 
 impl<'py> Common<'py> {
@@ -173,11 +175,14 @@ fn build_handle<K: Kind>(
     validate::validate_label_names(&labelnames, reserved)?;
     let unlabelled = labelnames.is_empty();
     let created = if unlabelled { now(py)? } else { 0.0 };
-    let h = Handle::new(Arc::new(Family::new(
-        Desc::new(full, c.documentation, c.unit, labelnames),
-        config,
-        created,
-    )?));
+    let h = Handle::new(Arc::new(
+        Family::new(
+            Desc::new(full, c.documentation, c.unit, labelnames),
+            config,
+            created,
+        )?
+        .with_max_series(c.max_series),
+    ));
     if let Some(values) = c.labelvalues.filter(|v| !v.is_none()) {
         let values = values
             .try_iter()?

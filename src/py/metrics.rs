@@ -6,12 +6,13 @@ use std::sync::Arc;
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBool, PyDict, PyInt, PyList, PyString, PyTuple};
 
 use crate::core::error::Error;
 use crate::core::metric::{
-    Buckets, CounterValue, GaugeValue, HistogramValue, InfoValue, Kind, MultiprocessMode,
-    StateSetValue, SummaryValue, DEFAULT_BUCKETS,
+    Buckets, CounterValue, Family, GaugeValue, HistogramValue, InfoValue, Kind, MultiprocessMode,
+    StateSetValue, SummaryValue, DEFAULT_BUCKETS, OVERFLOW_LABEL_VALUE,
 };
 use crate::core::model::{Exemplar, Timestamp};
 use crate::core::multiprocess::env;
@@ -51,6 +52,75 @@ fn exemplar_from(
     }))
 }
 
+pyo3::create_exception!(
+    fastprom._core,
+    SeriesOverflowWarning,
+    pyo3::exceptions::PyUserWarning,
+    "A metric with max_series reached its cap: new label sets go to its overflow series."
+);
+
+/// The name of the counter of label sets sent to overflow series (`_total` exposed).
+const OVERFLOW_COUNTER: &str = "fastprom_series_overflow";
+
+/// The overflow counter, created and registered in the default registry at the first
+/// overflow of the process.
+static OVERFLOW: PyOnceLock<Py<Counter>> = PyOnceLock::new();
+
+/// The `max_series=` argument: None, or an int of at least 1 (not a bool).
+fn max_series_from(arg: Option<&Bound<'_, PyAny>>) -> PyResult<Option<usize>> {
+    let Some(arg) = arg.filter(|a| !a.is_none()) else {
+        return Ok(None);
+    };
+    if arg.is_instance_of::<PyBool>() || !arg.is_instance_of::<PyInt>() {
+        return Err(PyTypeError::new_err(format!(
+            "max_series must be None or an int, got {}",
+            arg.repr()?
+        )));
+    }
+    let n = arg.extract::<i64>().unwrap_or(i64::MAX);
+    Ok(Family::<CounterValue>::check_max_series(Some(n))
+        .map_err(|_| Error::MaxSeries(arg.repr().map(|r| r.to_string()).unwrap_or_default()))?)
+}
+
+/// Whether a `labels()` handle is its capped family's overflow child.
+#[inline]
+fn is_overflow<K: Kind>(h: &Handle<K>) -> bool {
+    h.fam.max_series().is_some()
+        && h.child
+            .as_ref()
+            .is_some_and(|c| c.label_values().iter().all(|v| v == OVERFLOW_LABEL_VALUE))
+}
+
+/// Counts one `labels()` call answered with the overflow child of `fam` and warns at its
+/// family's first.
+fn report_overflow<K: Kind>(py: Python<'_>, fam: &Family<K>) -> PyResult<()> {
+    let counter = OVERFLOW.get_or_try_init(py, || {
+        let c = py.get_type::<Counter>().call1((
+            OVERFLOW_COUNTER,
+            "Label sets recorded into the overflow series of a metric with max_series.",
+            ("metric",),
+        ))?;
+        Ok::<_, PyErr>(c.cast_into::<Counter>()?.unbind())
+    })?;
+    let counter = counter.get();
+    let h = counter.h.labels(&[fam.desc.name.as_str()], || now(py))?;
+    h.observable()?.value.inc(1.0)?;
+    if fam.first_overflow() {
+        let msg = format!(
+            "{} reached max_series={}: new label sets are recorded into its series whose labels are all {OVERFLOW_LABEL_VALUE:?}",
+            fam.desc.name,
+            fam.max_series().unwrap_or_default()
+        );
+        PyErr::warn(
+            py,
+            &py.get_type::<SeriesOverflowWarning>(),
+            &std::ffi::CString::new(msg)?,
+            1,
+        )?;
+    }
+    Ok(())
+}
+
 /// The methods every metric class has, around the class-specific ones in `$extra`.
 macro_rules! metric_class {
     (
@@ -69,7 +139,7 @@ macro_rules! metric_class {
             /// `(name, documentation, labelnames=(), namespace='', subsystem='', unit='',
             /// registry=REGISTRY, _labelvalues=None, …)` as in prometheus_client.
             #[new]
-            #[pyo3(signature = (name, documentation, labelnames = None, namespace = "", subsystem = "", unit = "", registry = RegistryArg::Default, _labelvalues = None $(, $arg = $default)*))]
+            #[pyo3(signature = (name, documentation, labelnames = None, namespace = "", subsystem = "", unit = "", registry = RegistryArg::Default, _labelvalues = None $(, $arg = $default)*, *, max_series = None))]
             #[allow(clippy::too_many_arguments)]
             fn new<'py>(
                 $py: Python<'py>,
@@ -82,7 +152,9 @@ macro_rules! metric_class {
                 registry: RegistryArg<'py>,
                 _labelvalues: Option<Bound<'py, PyAny>>,
                 $($arg: $argty,)*
+                max_series: Option<Bound<'py, PyAny>>,
             ) -> PyResult<Py<$cls>> {
+                let max_series = max_series_from(max_series.as_ref())?;
                 let $common = Common {
                     name,
                     documentation,
@@ -92,6 +164,7 @@ macro_rules! metric_class {
                     unit: unit.to_owned(),
                     labelvalues: _labelvalues,
                     registry,
+                    max_series,
                 };
                 $new_body
             }
@@ -105,8 +178,14 @@ macro_rules! metric_class {
                     return Ok(hit.cast_into::<Self>()?.unbind());
                 }
                 let h = self.h.labels_py(py, labelvalues, labelkwargs)?;
+                let overflowed = is_overflow(&h);
                 let child = Bound::new(py, $cls { h, x: self.x, cache: ChildCache::default() })?;
-                self.cache.put(py, labelvalues, labelkwargs, child.as_any())?;
+                if overflowed {
+                    // Not cached: every call with new label values is counted.
+                    report_overflow(py, &self.h.fam)?;
+                } else {
+                    self.cache.put(py, labelvalues, labelkwargs, child.as_any())?;
+                }
                 Ok(child.unbind())
             }
 

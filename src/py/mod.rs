@@ -58,6 +58,10 @@ fn validate_label_name(name: &str) -> PyResult<()> {
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<metrics::Counter>()?;
+    m.add(
+        "SeriesOverflowWarning",
+        m.py().get_type::<metrics::SeriesOverflowWarning>(),
+    )?;
     m.add_class::<metrics::Gauge>()?;
     m.add_class::<metrics::Summary>()?;
     m.add_class::<metrics::Histogram>()?;

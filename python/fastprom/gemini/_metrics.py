@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from fastprom._families import PerRegistry
+from fastprom._families import RUNTIME_MAX_SERIES, PerRegistry
 from fastprom.metrics import Counter, Gauge, Histogram
 from fastprom.registry import CollectorRegistry
 
@@ -25,7 +25,8 @@ class GeminiMetrics:
 
     def __init__(self, registry: CollectorRegistry | None, namespace: str, label_names: tuple[str, ...]):
         common = (*_BASE_LABELS, *label_names)
-        kw: dict[str, Any] = {"namespace": namespace, "registry": registry}
+        # Models, error types and the caller's extra labels come from runtime data: capped.
+        kw: dict[str, Any] = {"namespace": namespace, "registry": registry, "max_series": RUNTIME_MAX_SERIES}
         self.label_names = label_names
         self.duration = Histogram(
             "gen_ai_client_operation_duration",
