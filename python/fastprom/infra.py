@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from fastprom._families import PerRegistry
+from fastprom._families import RUNTIME_MAX_SERIES, PerRegistry
 from fastprom._wrap import measured
 from fastprom.metrics import Counter, Gauge, Histogram, Info
 from fastprom.registry import REGISTRY, CollectorRegistry
@@ -92,6 +92,8 @@ class _Families:
     def __init__(self, registry: CollectorRegistry | None, namespace: str, breaker_label: str) -> None:
         kw: dict[str, Any] = {"namespace": namespace, "registry": registry}
         live: dict[str, Any] = {**kw, "multiprocess_mode": "livesum"}
+        # Breakers, rate limiters and model loads may be labelled by model names, runtime data: capped.
+        capped: dict[str, Any] = {**kw, "max_series": RUNTIME_MAX_SERIES}
         self.chat_sessions = Counter("chat_sessions", "Chat sessions started.", **kw)
         self.chat_duration = Histogram(
             "chat_session_duration_seconds", "Duration of chat sessions.", buckets=SESSION_BUCKETS, **kw
@@ -103,14 +105,14 @@ class _Families:
         self.cache = Counter("cache_operations", "Cache lookups by result (hit, miss).", ("cache", "result"), **kw)
         b = breaker_label
         self.breaker_state = Gauge(
-            "circuit_breaker_state", "Circuit breaker state: 0 closed, 1 half-open, 2 open.", (b,), **kw
+            "circuit_breaker_state", "Circuit breaker state: 0 closed, 1 half-open, 2 open.", (b,), **capped
         )
         self.breaker_changes = Counter(
-            "circuit_breaker_state_changes", "Circuit breaker state changes.", (b, "from_state", "to_state"), **kw
+            "circuit_breaker_state_changes", "Circuit breaker state changes.", (b, "from_state", "to_state"), **capped
         )
-        self.breaker_failures = Counter("circuit_breaker_failures", "Failures counted by circuit breakers.", (b,), **kw)
+        self.breaker_failures = Counter("circuit_breaker_failures", "Breaker failures.", (b,), **capped)
         self.rate_wait = Histogram(
-            "rate_limit_wait_seconds", "Time spent waiting for a rate limiter.", (b,), buckets=WAIT_BUCKETS, **kw
+            "rate_limit_wait_seconds", "Time spent waiting for a rate limiter.", (b,), buckets=WAIT_BUCKETS, **capped
         )
         self.queue_size = Gauge("queue_size", "Requests waiting in the queue.", ("priority",), **live)
         self.queue_wait = Histogram(
@@ -126,7 +128,7 @@ class _Families:
         )
         self.queue_workers = Gauge("queue_active_workers", "Workers busy with a request.", ("priority",), **live)
         self.model_load = Histogram(
-            "model_load_duration_seconds", "Time to load a model.", ("model",), buckets=MODEL_LOAD_BUCKETS, **kw
+            "model_load_duration_seconds", "Time to load a model.", ("model",), buckets=MODEL_LOAD_BUCKETS, **capped
         )
         self.memory_ops = Counter("memory_operations", "Memory operations by type.", ("operation_type",), **kw)
         self.db = Histogram(

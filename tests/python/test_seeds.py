@@ -12,7 +12,8 @@ import pytest
 from _servers import ROOT, binary, free_port, prometheus, running
 from test_prometheus_server import query
 
-from fastprom import CollectorRegistry
+from fastprom import CollectorRegistry, SeriesOverflowWarning
+from fastprom._families import RUNTIME_MAX_SERIES
 from fastprom.infra import ServiceMetrics, breaker_state_value
 
 
@@ -252,3 +253,14 @@ def test_prometheus_scrapes_every_family_of_every_seed(tmp_path: Path) -> None:
         for seed in servers.values():  # SIGTERM: a clean exit
             seed.process.terminate()
             assert seed.process.wait(10) == 0, seed.output()
+
+
+def test_model_labelled_families_are_capped(reg: CollectorRegistry) -> None:
+    svc = ServiceMetrics(namespace="ns", registry=reg, breaker_label="model")
+    with pytest.warns(SeriesOverflowWarning):
+        for i in range(RUNTIME_MAX_SERIES + 5):
+            svc.breaker_failure(f"model-{i}")
+    samples = [s for m in reg.collect() if m.name == "ns_circuit_breaker_failures" for s in m.samples]
+    total = [s for s in samples if s.name.endswith("_total")]
+    assert len(total) == RUNTIME_MAX_SERIES + 1  # the cap, and one overflow series with the 5 others
+    assert sum(s.value for s in total) == RUNTIME_MAX_SERIES + 5
