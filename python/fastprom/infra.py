@@ -35,6 +35,7 @@ from fastprom.registry import REGISTRY, CollectorRegistry
 __all__ = [
     "BREAKER_STATES",
     "ServiceMetrics",
+    "Stream",
     "breaker_state_value",
 ]
 
