@@ -21,7 +21,11 @@ class TaskUsage:
     """What one task accumulates while it runs: its steps and the LLM usage made inside it,
     from any thread or asyncio task that inherited its context."""
 
-    __slots__ = ("steps", "calls", "input", "output", "cost", "lock")
+    __slots__ = ("steps", "calls", "input", "output", "cost")
+
+    lock = threading.Lock()
+    """One lock for every task: held for a few additions, so that a task's figures are exact
+    whatever the threads adding to it (making a lock per task would cost more than sharing one)."""
 
     def __init__(self) -> None:
         self.steps = 0
@@ -29,15 +33,14 @@ class TaskUsage:
         self.input = 0
         self.output = 0
         self.cost = 0.0
-        self.lock = threading.Lock()
 
     def step(self) -> None:
-        with self.lock:
+        with TaskUsage.lock:
             self.steps += 1
 
     def llm(self, input_tokens: int, output_tokens: int, cost: float) -> None:
         """Add one LLM call's tokens and cost (called by fastprom.gemini)."""
-        with self.lock:
+        with TaskUsage.lock:
             self.calls += 1
             self.input += input_tokens
             self.output += output_tokens

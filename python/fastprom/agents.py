@@ -148,33 +148,47 @@ class Span:
     asyncio task: every entry has its own start time and context token (see
     :class:`fastprom._spans.Frame`), nothing is shared between entries."""
 
-    __slots__ = ("_agent", "_labels", "_duration", "_count", "_active", "_kind", "_ok", "_families")
+    __slots__ = (
+        "_agent",
+        "_labels",
+        "_duration",
+        "_count",
+        "_inc",
+        "_dec",
+        "_is_task",
+        "_is_step",
+        "_ok",
+        "_per_task",
+        "_families",
+    )
 
     def __init__(self, agent: AgentMetrics, kind: str, family: tuple[Any, ...], labels: tuple[str, ...]) -> None:
         self._agent = agent.name
         self._families = agent._m
-        self._kind = kind
+        self._is_task, self._is_step = kind == "task", kind == "step"
         self._labels = labels
         self._duration, self._count = family[0], family[1]
-        self._active = family[2].labels(*labels)
+        active = family[2].labels(*labels)
+        self._inc, self._dec = active.inc, active.dec
         self._ok: tuple[Callable[[float], None], Callable[[], None]] | None = None
+        self._per_task: tuple[Callable[[float], None], ...] | None = None
 
     # -- one entry: open, close
 
     def _open(self) -> Frame:
-        self._active.inc()
-        parent = CURRENT.get()
-        if self._kind == "task":
+        self._inc()
+        if self._is_task:
             task: TaskUsage | None = TaskUsage()
         else:
+            parent = CURRENT.get()
             task = None if parent is None else parent.task
-            if task is not None and self._kind == "step":
+            if task is not None and self._is_step:
                 task.step()
         return Frame(self, self._agent, task, perf_counter())
 
     def _close(self, frame: Frame, exc: BaseException | None, result: Any = None) -> None:
         elapsed = perf_counter() - frame.started
-        self._active.dec()
+        self._dec()
         if exc is None:
             observe, inc = self._ok or self._bind_ok()
             observe(elapsed)
@@ -184,7 +198,7 @@ class Span:
             kind = "" if closed else error_type(exc)
             self._duration.labels(*self._labels, kind).observe(elapsed)
             self._count.labels(*self._labels, _CLOSED if closed else _ERROR, kind).inc()
-        if self._kind == "task" and frame.task is not None:
+        if self._is_task and frame.task is not None:
             self._record_task(frame.task)
 
     def _bind_ok(self) -> tuple[Callable[[float], None], Callable[[], None]]:
@@ -195,14 +209,24 @@ class Span:
         return ok
 
     def _record_task(self, usage: TaskUsage) -> None:
-        m, agent = self._families, self._agent
-        with usage.lock:
+        with TaskUsage.lock:
             steps, calls, tokens_in, tokens_out, cost = usage.steps, usage.calls, usage.input, usage.output, usage.cost
-        m.steps_per_task.labels(agent).observe(steps)
-        if calls:
-            m.task_tokens.labels(agent, "input").observe(tokens_in)
-            m.task_tokens.labels(agent, "output").observe(tokens_out)
-            m.task_cost.labels(agent).observe(cost)
+        m, agent = self._families, self._agent
+        per_task = self._per_task
+        if per_task is None:
+            per_task = self._per_task = (m.steps_per_task.labels(agent).observe,)
+        per_task[0](steps)
+        if calls:  # bound on the first task with LLM calls: nothing exported before
+            if len(per_task) == 1:
+                per_task = self._per_task = (
+                    *per_task,
+                    m.task_tokens.labels(agent, "input").observe,
+                    m.task_tokens.labels(agent, "output").observe,
+                    m.task_cost.labels(agent).observe,
+                )
+            per_task[1](tokens_in)
+            per_task[2](tokens_out)
+            per_task[3](cost)
 
     def _open_current(self) -> Frame:
         frame = self._open()
@@ -220,14 +244,34 @@ class Span:
     # -- context manager
 
     def __enter__(self) -> Span:
-        self._open_current()
+        # _open_current, inlined for the common case (the hot path of ``with``)
+        self._inc()
+        parent = CURRENT.get()
+        if self._is_task:
+            frame = Frame(self, self._agent, TaskUsage(), 0.0)
+        else:
+            task = None if parent is None else parent.task
+            if task is not None and self._is_step:
+                task.step()
+            frame = Frame(self, self._agent, task, 0.0)
+        frame.token = CURRENT.set(frame)
+        frame.started = perf_counter()
         return self
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        elapsed = perf_counter()
         frame = CURRENT.get()
         if frame is None or frame.span is not self:
             raise RuntimeError("a fastprom.agents span was exited out of order (not the innermost open span)")
-        self._close_current(frame, exc)
+        CURRENT.reset(frame.token)  # type: ignore[arg-type]
+        if exc is None and not self._is_task:
+            elapsed -= frame.started
+            self._dec()
+            observe, inc = self._ok or self._bind_ok()
+            observe(elapsed)
+            inc()
+        else:
+            self._close(frame, exc)
 
     # -- decorator
 

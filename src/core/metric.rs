@@ -1,6 +1,7 @@
 //! Native metric storage: a family of children keyed by label values, each child holding
 //! atomics. Rendering reads the atomics directly (no Python, no copies of the series).
 
+use std::any::Any;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
@@ -180,6 +181,8 @@ pub struct Family<K: Kind> {
     max_series: Option<usize>,
     /// Whether the first overflow was reported (see [`Family::first_overflow`]).
     overflow_reported: AtomicBool,
+    /// What the embedder reports overflows to (the Python glue: the metric's registry).
+    overflow_sink: Option<Box<dyn Any + Send + Sync>>,
 }
 
 /// The value of every label of the overflow child of a family with a series cap.
@@ -215,6 +218,7 @@ impl<K: Kind> Family<K> {
             children: RwLock::new(new_child_set()),
             max_series: None,
             overflow_reported: AtomicBool::new(false),
+            overflow_sink: None,
         })
     }
 
@@ -224,6 +228,19 @@ impl<K: Kind> Family<K> {
     pub fn with_max_series(mut self, max: Option<usize>) -> Family<K> {
         self.max_series = max;
         self
+    }
+
+    /// The family with `sink`, what its embedder reports overflows to
+    /// ([`Family::overflow_sink`]).
+    #[must_use]
+    pub fn with_overflow_sink(mut self, sink: Box<dyn Any + Send + Sync>) -> Family<K> {
+        self.overflow_sink = Some(sink);
+        self
+    }
+
+    /// What the embedder attached with [`Family::with_overflow_sink`].
+    pub fn overflow_sink(&self) -> Option<&(dyn Any + Send + Sync)> {
+        self.overflow_sink.as_deref()
     }
 
     /// Checks a series cap: `None` (no cap) or at least 1 ([`Error::MaxSeries`]).

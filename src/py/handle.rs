@@ -34,15 +34,23 @@ impl<'a, 'py> FromPyObject<'a, 'py> for RegistryArg<'py> {
     }
 }
 
-/// Registers a new metric object with `registry` (the default one if left out; none if
-/// it is None or empty).
-fn register(obj: &Bound<'_, PyAny>, registry: RegistryArg<'_>) -> PyResult<()> {
+/// The registry a `registry=` argument names (the default one if left out).
+fn resolve<'py>(py: Python<'py>, registry: RegistryArg<'py>) -> PyResult<Bound<'py, PyAny>> {
+    match registry {
+        RegistryArg::Default => bound::default_registry(py),
+        RegistryArg::Given(r) => Ok(r),
+    }
+}
+
+/// Whether a metric registers with `registry` (not None, not empty).
+fn registers(registry: &Bound<'_, PyAny>) -> PyResult<bool> {
+    Ok(!registry.is_none() && registry.is_truthy()?)
+}
+
+/// Registers a new metric object with `registry` (none if it is None or empty).
+fn register(obj: &Bound<'_, PyAny>, registry: &Bound<'_, PyAny>) -> PyResult<()> {
     let py = obj.py();
-    let registry = match registry {
-        RegistryArg::Default => bound::default_registry(py)?,
-        RegistryArg::Given(r) => r,
-    };
-    if !registry.is_none() && registry.is_truthy()? {
+    if registers(registry)? {
         registry.call_method1(pyo3::intern!(py, "register"), (obj,))?;
     }
     Ok(())
@@ -154,9 +162,17 @@ impl<'py> Common<'py> {
     ) -> PyResult<Py<T>> {
         let register_it = self.labelvalues.as_ref().is_none_or(PyAnyMethods::is_none);
         let registry = std::mem::replace(&mut self.registry, RegistryArg::Default);
-        let obj = Bound::new(py, wrap(build_handle(py, self, reserved, config)?))?;
+        let registry = resolve(py, registry)?;
+        // A capped family reports overflows to the registry it is exposed in (None if not
+        // registered: its overflow counter is then not exposed either).
+        let sink = if registers(&registry)? && register_it {
+            registry.clone().unbind()
+        } else {
+            py.None()
+        };
+        let obj = Bound::new(py, wrap(build_handle(py, self, reserved, config, sink)?))?;
         if register_it {
-            register(obj.as_any(), registry)?;
+            register(obj.as_any(), &registry)?;
         }
         Ok(obj.unbind())
     }
@@ -169,20 +185,24 @@ fn build_handle<K: Kind>(
     c: Common<'_>,
     reserved: &[&str],
     config: K::Config,
+    sink: Py<PyAny>,
 ) -> PyResult<Handle<K>> {
     let full = validate::build_full_name(K::TYPE, &c.name, &c.namespace, &c.subsystem, &c.unit)?;
     let labelnames = labelnames_from(c.labelnames.as_ref())?;
     validate::validate_label_names(&labelnames, reserved)?;
     let unlabelled = labelnames.is_empty();
     let created = if unlabelled { now(py)? } else { 0.0 };
-    let h = Handle::new(Arc::new(
-        Family::new(
-            Desc::new(full, c.documentation, c.unit, labelnames),
-            config,
-            created,
-        )?
-        .with_max_series(c.max_series),
-    ));
+    let fam = Family::new(
+        Desc::new(full, c.documentation, c.unit, labelnames),
+        config,
+        created,
+    )?
+    .with_max_series(c.max_series);
+    let fam = match c.max_series {
+        Some(_) => fam.with_overflow_sink(Box::new(sink)),
+        None => fam,
+    };
+    let h = Handle::new(Arc::new(fam));
     if let Some(values) = c.labelvalues.filter(|v| !v.is_none()) {
         let values = values
             .try_iter()?

@@ -62,9 +62,51 @@ pyo3::create_exception!(
 /// The name of the counter of label sets sent to overflow series (`_total` exposed).
 const OVERFLOW_COUNTER: &str = "fastprom_series_overflow";
 
-/// The overflow counter, created and registered in the default registry at the first
-/// overflow of the process.
-static OVERFLOW: PyOnceLock<Py<Counter>> = PyOnceLock::new();
+/// The overflow counter of each registry (`is`-compared; None for unregistered metrics),
+/// created in it at its first overflow. Registries are few; each stays alive with its
+/// counter, so its identity is never reused.
+static OVERFLOW: PyOnceLock<std::sync::Mutex<Vec<RegistryCounter>>> = PyOnceLock::new();
+
+/// A registry and its overflow counter.
+type RegistryCounter = (Py<PyAny>, Py<Counter>);
+
+/// The overflow counter of `registry`.
+fn overflow_counter(py: Python<'_>, registry: &Bound<'_, PyAny>) -> PyResult<Py<Counter>> {
+    let all = OVERFLOW.get_or_init(py, || std::sync::Mutex::new(Vec::new()));
+    // The GIL (or the critical section of the free-threaded build) is not held across
+    // Python calls below: the lock is taken only to look up and to insert.
+    let find = |all: &[RegistryCounter]| {
+        all.iter()
+            .find(|(r, _)| r.bind(py).is(registry))
+            .map(|(_, c)| c.clone_ref(py))
+    };
+    if let Some(c) = find(
+        &all.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    ) {
+        return Ok(c);
+    }
+    let kwargs = PyDict::new(py);
+    kwargs.set_item("registry", registry)?;
+    let made = py.get_type::<Counter>().call(
+        (
+            OVERFLOW_COUNTER,
+            "Label sets recorded into the overflow series of a metric with max_series.",
+            ("metric",),
+        ),
+        Some(&kwargs),
+    );
+    let mut all = all
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    // Another thread may have created it meanwhile (then this one failed as a duplicate).
+    if let Some(c) = find(&all) {
+        return Ok(c);
+    }
+    let c = made?.cast_into::<Counter>()?.unbind();
+    all.push((registry.clone().unbind(), c.clone_ref(py)));
+    Ok(c)
+}
 
 /// The `max_series=` argument: None, or an int of at least 1 (not a bool).
 fn max_series_from(arg: Option<&Bound<'_, PyAny>>) -> PyResult<Option<usize>> {
@@ -94,14 +136,14 @@ fn is_overflow<K: Kind>(h: &Handle<K>) -> bool {
 /// Counts one `labels()` call answered with the overflow child of `fam` and warns at its
 /// family's first.
 fn report_overflow<K: Kind>(py: Python<'_>, fam: &Family<K>) -> PyResult<()> {
-    let counter = OVERFLOW.get_or_try_init(py, || {
-        let c = py.get_type::<Counter>().call1((
-            OVERFLOW_COUNTER,
-            "Label sets recorded into the overflow series of a metric with max_series.",
-            ("metric",),
-        ))?;
-        Ok::<_, PyErr>(c.cast_into::<Counter>()?.unbind())
-    })?;
+    let registry = match fam
+        .overflow_sink()
+        .and_then(|s| s.downcast_ref::<Py<PyAny>>())
+    {
+        Some(r) => r.bind(py).clone(),
+        None => py.None().into_bound(py),
+    };
+    let counter = overflow_counter(py, &registry)?;
     let counter = counter.get();
     let h = counter.h.labels(&[fam.desc.name.as_str()], || now(py))?;
     h.observable()?.value.inc(1.0)?;
@@ -230,6 +272,12 @@ macro_rules! metric_class {
 
             fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
                 slf.get().h.repr_py(&slf.get_type())
+            }
+
+            /// The series cap given as `max_series=` (None: no cap).
+            #[getter]
+            fn _max_series(&self) -> Option<usize> {
+                self.h.fam.max_series()
             }
 
             #[getter]
