@@ -37,7 +37,7 @@ from time import perf_counter
 from typing import Any, TypeVar
 
 from fastprom._errors import error_type
-from fastprom._families import PerRegistry
+from fastprom._families import RUNTIME_MAX_SERIES, PerRegistry
 from fastprom._spans import CURRENT, Frame, TaskUsage
 from fastprom._wrap import measured
 from fastprom.metrics import Counter, Gauge, Histogram, Summary
@@ -62,7 +62,9 @@ class _Families:
     """The metric families of one registry and namespace, shared by every agent recording there."""
 
     def __init__(self, registry: CollectorRegistry | None, namespace: str) -> None:
-        kw: dict[str, Any] = {"namespace": namespace, "registry": registry}
+        # Agent, step, tool, graph and node names, error types and breakers come from runtime
+        # data: every family is capped (overflow series past RUNTIME_MAX_SERIES).
+        kw: dict[str, Any] = {"namespace": namespace, "registry": registry, "max_series": RUNTIME_MAX_SERIES}
 
         def span(name: str, doc: str, labels: tuple[str, ...], duration: str, buckets: Any) -> tuple[Any, ...]:
             return (

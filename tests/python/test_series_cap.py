@@ -220,3 +220,25 @@ def test_gemini_families_are_capped() -> None:
     assert len(families) == 9
     assert {f._max_series for f in families} == {RUNTIME_MAX_SERIES} == {1000}
     assert Counter("plain", "h", registry=None)._max_series is None
+
+
+def test_agent_families_are_capped() -> None:
+    """Agent, tool and error names are runtime data: 1 001 tools give 1 000 series and the
+    overflow series, not 1 001 series."""
+    from fastprom._families import RUNTIME_MAX_SERIES
+    from fastprom.agents import AgentMetrics
+
+    registry = CollectorRegistry()
+    agent = AgentMetrics("a", registry=registry)
+    with pytest.warns(SeriesOverflowWarning):
+        for i in range(RUNTIME_MAX_SERIES + 1):
+            with agent.tool(f"t{i}"):
+                pass
+    tools = {
+        s.labels.get("gen_ai_tool_name")
+        for m in registry.collect()
+        if m.name == "gen_ai_agent_tool_calls"
+        for s in m.samples
+        if s.name.endswith("_total")
+    }
+    assert len(tools) == RUNTIME_MAX_SERIES + 1 and OVER in tools
