@@ -55,6 +55,7 @@ BREAKER_STATES = {"closed": 0, "half_open": 1, "open": 2}
 
 F = TypeVar("F", bound=Callable[..., Any])
 _AGENT = "gen_ai_agent_name"
+_MAX_KEPT_SPANS = 4 * RUNTIME_MAX_SERIES
 _SUCCESS, _ERROR, _CLOSED = "success", "error", "closed"
 
 
@@ -314,7 +315,12 @@ class AgentMetrics:
             with self._spans_lock:
                 span = self._spans.get(key)
                 if span is None:
-                    span = self._spans[key] = Span(self, kind, family, (self.name, *names))
+                    span = Span(self, kind, family, (self.name, *names))
+                    # Step and tool names may be runtime data: past this many the spans are
+                    # made per call rather than kept, so memory stays bounded (the series are
+                    # capped by the families' max_series).
+                    if len(self._spans) < _MAX_KEPT_SPANS:
+                        self._spans[key] = span
         return span
 
     def task(self) -> Span:

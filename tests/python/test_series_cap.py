@@ -242,3 +242,40 @@ def test_agent_families_are_capped() -> None:
         if s.name.endswith("_total")
     }
     assert len(tools) == RUNTIME_MAX_SERIES + 1 and OVER in tools
+
+
+def test_a_million_tool_names_keep_an_agent_bounded() -> None:
+    """1 000 000 random tool names through an agent's tool spans: the series stop at the cap
+    and the process's memory stops growing (spans past the cap are not kept)."""
+    code = textwrap.dedent(
+        """
+        import random, warnings
+        from fastprom import CollectorRegistry
+        from fastprom.agents import AgentMetrics
+        warnings.simplefilter("ignore")
+        def rss_kb():
+            with open("/proc/self/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1])
+        registry = CollectorRegistry()
+        agent = AgentMetrics("a", registry=registry)
+        rnd = random.Random(7)
+        for i in range(20_000):  # past every cap before measuring
+            with agent.tool(f"warm{i}"):
+                pass
+        before = rss_kb()
+        for _ in range(1_000_000):
+            with agent.tool(f"{rnd.getrandbits(64):x}"):
+                pass
+        after = rss_kb()
+        calls = [s for m in registry.collect() if m.name == "gen_ai_agent_tool_calls" for s in m.samples
+                 if s.name.endswith("_total")]
+        print(after - before, len(calls), int(sum(s.value for s in calls)))
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300)
+    growth_kb, series, calls = map(int, out.stdout.split())
+    assert series == 1001
+    assert calls == 1_020_000
+    assert growth_kb < 20 * 1024, f"RSS grew by {growth_kb} kB"
