@@ -42,6 +42,10 @@ WORKER = textwrap.dedent(
         g.labels("r%d" % (role % 2)).set(-role)
         if role == 0:
             g.labels("untouched")
+        # A user label named "pid": dropped with the file's pid by the aggregating modes,
+        # overridden by it in all/liveall.
+        Gauge("gp_" + mode, "user pid " + mode, ["pid", "a"], multiprocess_mode=mode).labels(
+            "u%d" % (role % 2), "y").set(role + i)
     Gauge("plain", "no labels", multiprocess_mode="max").set(role)
     h = Histogram("h", "custom buckets", ["a"], buckets=[0.1, 1, 2.5, 1e6])
     for v in (0.05, 0.5, 2, 3e6, role):

@@ -137,7 +137,16 @@ def test_every_format_is_byte_identical(workers_dir: Path) -> None:
     assert ours == theirs
     text = theirs["text-utf8"]
     # The scenario ran: every gauge mode, per-pid series, histograms, summaries, odd labels.
-    for needle in (b'g_all{a="x",pid=', b"g_mostrecent{", b'le="1e+06"', b"s_count", b"\\n", b"dotted.name"):
+    for needle in (
+        b'g_all{a="x",pid=',
+        b"g_mostrecent{",
+        b'le="1e+06"',
+        b"s_count",
+        b"\\n",
+        b"dotted.name",
+        b'gp_sum{a="y"}',
+        b'gp_all{a="y",pid="',
+    ):
         assert needle in text
 
 

@@ -165,9 +165,12 @@ impl<T: ?Sized + Eq + Hash> Interner<T> {
 
 type Label = (Rc<str>, Rc<str>);
 
-/// A label set's `le`: its value as a float (`None` if not a number), the label set
-/// without `le`, and the text.
-type SplitLe = Option<(Option<f64>, u32, Rc<str>)>;
+/// A label set's `le`: its value as a float (`None` if not a number) and the label set
+/// without `le`; `None` without an `le` label.
+type SplitLe = Option<(Option<f64>, u32)>;
+
+/// "Not yet known" in the caches indexed by id, and "no pid" in [`Raw::pid`].
+const NONE: u32 = u32::MAX;
 
 /// What an entry's key says, with its strings interned.
 struct KeyInfo {
@@ -175,22 +178,25 @@ struct KeyInfo {
     sample: u32,
     labels: u32,
     help: Rc<str>,
+    /// The index of the metric's entry in `Merger::metrics` once a file using this key
+    /// was read ([`NONE`] before): one lookup per key rather than one per entry.
+    acc: u32,
 }
 
 /// A sample as read from a file, before merging.
 struct Raw {
     name: u32,
-    /// The labels of the entry's key (a gauge's `pid` label is not among them).
+    /// The key's label set.
     labels: u32,
-    /// A gauge file's pid (an interned name), [`NO_PID`] for other files.
+    /// The name id of the gauge file's pid, [`NONE`] for other files. The `pid` label is
+    /// appended only where the merge keeps it ([`Merger::with_pid`]): the aggregating
+    /// gauge modes only need the key's label set without `pid`, one per key rather than
+    /// one per (key, file).
     pid: u32,
     file: u32,
     value: f64,
     timestamp: f64,
 }
-
-/// [`Raw::pid`] of a sample that is not a gauge's.
-const NO_PID: u32 = u32::MAX;
 
 struct MetricAcc {
     name: Rc<str>,
@@ -212,8 +218,10 @@ struct Merger {
     buf: Vec<u8>,
     entries: Vec<(u32, f64, f64)>,
     with_pid: FastMap<(u32, u32), u32>,
-    without_pid: FastMap<u32, u32>,
-    split_le: FastMap<u32, SplitLe>,
+    /// By label-set id: that set without its `pid` labels ([`NONE`] until computed).
+    without_pid: Vec<u32>,
+    /// By label-set id: [`Merger::split_le`]'s answer (`None` until computed).
+    split_le: Vec<Option<SplitLe>>,
     with_le: FastMap<(u32, u64), u32>,
 }
 
@@ -280,6 +288,7 @@ impl Merger {
             sample: self.names.intern(k.sample_name.as_str()),
             labels: self.tuples.intern(labels.as_slice()),
             help: Rc::from(k.help.as_str()),
+            acc: NONE,
         };
         let id = next_id(self.infos.len());
         self.infos.push(info);
@@ -358,24 +367,30 @@ impl Merger {
                 self.names.intern(pid.as_str()),
             )
         });
-        let pid = gauge.as_ref().map_or(NO_PID, |(_, pid)| *pid);
         for &(id, value, timestamp) in &entries {
-            let info = &self.infos[id as usize];
-            let metric = self
-                .metrics
-                .entry(info.metric)
-                .or_insert_with(|| MetricAcc {
+            let info = &mut self.infos[id as usize];
+            if info.acc == NONE {
+                let entry = self.metrics.entry(info.metric);
+                info.acc = next_id(entry.index());
+                entry.or_insert_with(|| MetricAcc {
                     name: self.names.list[info.metric as usize].clone(),
                     help: info.help.clone(),
                     typ,
                     mode: None,
                     samples: Vec::new(),
                 });
-            if let Some((mode, _)) = &gauge {
-                metric.mode = Some(mode.clone());
             }
-            // The `pid` label is added when the merge needs it: most gauge modes drop it
-            // again, and a label set per (series, pid) is the costly part of a scrape.
+            let (_, metric) = self
+                .metrics
+                .get_index_mut(info.acc as usize)
+                .expect("a metric is never removed while files are read");
+            let pid = match &gauge {
+                Some((mode, pid)) => {
+                    metric.mode = Some(mode.clone());
+                    *pid
+                }
+                None => NONE,
+            };
             metric.samples.push(Raw {
                 name: info.sample,
                 labels: info.labels,
@@ -388,9 +403,11 @@ impl Merger {
         self.entries = entries;
     }
 
-    /// A gauge sample's labels with its file's `pid` appended (the `all` modes' series).
+    /// The labels of a sample where the merge keeps one series per pid: the key's labels
+    /// and, from a gauge file, `("pid", pid)` appended (it overrides a user label named
+    /// `pid` in `dict_labels`, as in `dict(labels)`).
     fn with_pid(&mut self, labels: u32, pid: u32) -> u32 {
-        if pid == NO_PID {
+        if pid == NONE {
             return labels;
         }
         let tuples = &mut self.tuples;
@@ -402,33 +419,55 @@ impl Merger {
         })
     }
 
-    /// The labels without any `pid` label (the aggregating gauge modes drop the file's
-    /// pid and, as prometheus_client does, a `pid` label of the series too).
+    /// The labels of a sample in an aggregating gauge mode: every label named `pid` is
+    /// dropped, the file's and a user's alike (as prometheus_client does). The file's pid
+    /// is not in `labels` (see [`Raw::pid`]), so this is per label set, not per file.
     fn without_pid(&mut self, labels: u32) -> u32 {
-        let tuples = &mut self.tuples;
-        *self.without_pid.entry(labels).or_insert_with(|| {
-            let t: Vec<Label> = tuples
-                .get(labels)
-                .iter()
-                .filter(|(n, _)| &**n != "pid")
-                .cloned()
-                .collect();
-            tuples.intern(t.as_slice())
-        })
+        let i = labels as usize;
+        if let Some(&id) = self.without_pid.get(i).filter(|&&id| id != NONE) {
+            return id;
+        }
+        let t: Vec<Label> = self
+            .tuples
+            .get(labels)
+            .iter()
+            .filter(|(n, _)| &**n != "pid")
+            .cloned()
+            .collect();
+        let id = self.tuples.intern(t.as_slice());
+        if self.without_pid.len() <= i {
+            self.without_pid.resize(i + 1, NONE);
+        }
+        self.without_pid[i] = id;
+        id
     }
 
-    /// For a label set with an `le`: its value parsed, the set without `le`, and the text.
+    /// For a label set with an `le`: its value parsed and the set without `le`.
     fn split_le(&mut self, labels: u32) -> SplitLe {
-        let tuples = &mut self.tuples;
-        self.split_le
-            .entry(labels)
-            .or_insert_with(|| {
-                let t = tuples.get(labels);
-                let le = t.iter().find(|(n, _)| &**n == "le")?.1.clone();
-                let rest: Vec<Label> = t.iter().filter(|(n, _)| &**n != "le").cloned().collect();
-                Some((py_float(&le), tuples.intern(rest.as_slice()), le))
-            })
-            .clone()
+        let i = labels as usize;
+        if let Some(&Some(split)) = self.split_le.get(i) {
+            return split;
+        }
+        let t = self.tuples.get(labels);
+        let split = t.iter().find(|(n, _)| &**n == "le").map(|(_, le)| {
+            let rest: Vec<Label> = t.iter().filter(|(n, _)| &**n != "le").cloned().collect();
+            (py_float(le), rest)
+        });
+        let split = split.map(|(bound, rest)| (bound, self.tuples.intern(rest.as_slice())));
+        if self.split_le.len() <= i {
+            self.split_le.resize(i + 1, None);
+        }
+        self.split_le[i] = Some(split);
+        split
+    }
+
+    /// The text of a label set's `le` label.
+    fn le_text(&self, labels: u32) -> &str {
+        self.tuples
+            .get(labels)
+            .iter()
+            .find(|(n, _)| &**n == "le")
+            .map_or("", |(_, le)| le)
     }
 
     fn with_le(&mut self, labels: u32, bound: f64) -> u32 {
@@ -460,9 +499,7 @@ impl Merger {
         for s in &metric.samples {
             let labels = match how {
                 How::Min | How::Max | How::Sum | How::MostRecent => self.without_pid(s.labels),
-                // A gauge file's samples carry its pid whatever the metric's type (one
-                // name in a counter file and a gauge file: the first file's type wins).
-                How::PerPid | How::Histogram | How::Add => self.with_pid(s.labels, s.pid),
+                _ => self.with_pid(s.labels, s.pid),
             };
             let key = (s.name, labels);
             match how {
@@ -488,7 +525,7 @@ impl Merger {
                     groups.entry(labels).or_default().insert(key, s.value);
                 }
                 How::Histogram => match self.split_le(labels) {
-                    Some((Some(bound), rest, _)) => {
+                    Some((Some(bound), rest)) => {
                         let b = buckets.entry(rest).or_default();
                         // Equal bounds are one bucket (a float key of a dict in
                         // prometheus_client): an exact comparison.
@@ -499,12 +536,12 @@ impl Merger {
                             None => b.push((bound, s.value)),
                         }
                     }
-                    Some((None, _, le)) => {
+                    Some((None, _)) => {
                         let warning = Warning {
                             path: self.files[s.file as usize].clone(),
                             kind: WarningKind::BadLe {
                                 metric: metric.name.to_string(),
-                                le: le.to_string(),
+                                le: self.le_text(labels).to_string(),
                             },
                         };
                         self.warnings.push(warning);
