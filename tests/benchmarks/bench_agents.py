@@ -21,16 +21,14 @@ Target: fastprom adds at most 10 µs per task, and less than prometheus_client.
 from __future__ import annotations
 
 import argparse
-import importlib
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
 import prometheus_client
-import prometheus_client.metrics
+from _on_prometheus_client import on_prometheus_client as copies_on_prometheus_client
 from google import genai
 from google.genai import types
 
@@ -45,20 +43,8 @@ MODEL = "gemini-2.5-flash"
 
 def on_prometheus_client() -> tuple[ModuleType, ModuleType]:
     """Private copies of fastprom.agents and fastprom.gemini whose metric classes are prometheus_client's."""
-    prefixes = ("fastprom.gemini", "fastprom.agents")
-    ours = {name: sys.modules.pop(name) for name in list(sys.modules) if name.startswith(prefixes)}
-    saved = sys.modules["fastprom.metrics"], sys.modules["fastprom.registry"]
-    sys.modules["fastprom.metrics"] = prometheus_client.metrics
-    sys.modules["fastprom.registry"] = prometheus_client.registry
-    try:
-        return importlib.import_module("fastprom.agents"), importlib.import_module("fastprom.gemini")
-    finally:
-        sys.modules["fastprom.metrics"], sys.modules["fastprom.registry"] = saved
-        for name in [name for name in sys.modules if name.startswith(prefixes)]:
-            del sys.modules[name]
-        sys.modules.update(ours)
-        fastprom.gemini = ours["fastprom.gemini"]  # the parent package's attributes, rebound by the imports
-        fastprom.agents = ours["fastprom.agents"]
+    agents, gemini = copies_on_prometheus_client("fastprom.agents", "fastprom.gemini")
+    return agents, gemini
 
 
 def stub_client(url: str, response: Any) -> Any:

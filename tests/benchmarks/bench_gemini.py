@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import importlib
 import os
 import random
 import re
@@ -54,7 +53,7 @@ from typing import Any
 
 import _cachegrind
 import prometheus_client
-import prometheus_client.metrics
+from _on_prometheus_client import on_prometheus_client
 from google import genai
 from google.genai import types
 
@@ -69,18 +68,8 @@ CALLS = ("generate_content", "async generate_content", "stream (3 chunks)", "asy
 
 def gemini_on_prometheus_client() -> ModuleType:
     """A private copy of the fastprom.gemini package whose metric classes are prometheus_client's."""
-    ours = {name: sys.modules.pop(name) for name in list(sys.modules) if name.startswith("fastprom.gemini")}
-    saved = sys.modules["fastprom.metrics"], sys.modules["fastprom.registry"]
-    sys.modules["fastprom.metrics"] = prometheus_client.metrics
-    sys.modules["fastprom.registry"] = prometheus_client.registry
-    try:
-        return importlib.import_module("fastprom.gemini")
-    finally:
-        sys.modules["fastprom.metrics"], sys.modules["fastprom.registry"] = saved
-        for name in [name for name in sys.modules if name.startswith("fastprom.gemini")]:
-            del sys.modules[name]
-        sys.modules.update(ours)
-        fastprom.gemini = ours["fastprom.gemini"]  # the parent package's attribute, rebound by the import
+    (gemini,) = on_prometheus_client("fastprom.gemini")
+    return gemini
 
 
 def new_client(url: str) -> Any:
