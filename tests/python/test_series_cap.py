@@ -182,17 +182,24 @@ def test_multiprocess_overflow_series_is_written(tmp_path: Any) -> None:
     assert not any(k[1] == (("l", "5"),) for k in samples)
 
 
+# The start of the memory tests' subprocess scripts: rss_kb() reads the process's resident size.
+RSS_PRELUDE = textwrap.dedent(
+    """
+    import random, warnings
+    warnings.simplefilter("ignore")
+    def rss_kb():
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    """
+)
+
+
 def test_a_million_label_sets_under_a_cap_keep_memory_bounded() -> None:
-    code = textwrap.dedent(
+    code = RSS_PRELUDE + textwrap.dedent(
         """
-        import random, resource, warnings
         from fastprom import Counter
-        warnings.simplefilter("ignore")
-        def rss_kb():
-            with open("/proc/self/status") as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        return int(line.split()[1])
         c = Counter("tool_calls", "h", ["tool"], registry=None, max_series=1000)
         rnd = random.Random(13)
         for i in range(2000):
@@ -247,17 +254,10 @@ def test_agent_families_are_capped() -> None:
 def test_a_million_tool_names_keep_an_agent_bounded() -> None:
     """1 000 000 random tool names through an agent's tool spans: the series stop at the cap
     and the process's memory stops growing (spans past the cap are not kept)."""
-    code = textwrap.dedent(
+    code = RSS_PRELUDE + textwrap.dedent(
         """
-        import random, warnings
         from fastprom import CollectorRegistry
         from fastprom.agents import AgentMetrics
-        warnings.simplefilter("ignore")
-        def rss_kb():
-            with open("/proc/self/status") as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        return int(line.split()[1])
         registry = CollectorRegistry()
         agent = AgentMetrics("a", registry=registry)
         rnd = random.Random(7)
