@@ -68,5 +68,5 @@ async def _loop(traffic: Traffic, client: Any, fake: FakeGemini, seconds: float)
         await traffic(client, fake)
         try:
             await asyncio.wait_for(stop.wait(), 0.1)
-        except TimeoutError:
+        except (TimeoutError, asyncio.TimeoutError):  # one class from Python 3.11 on
             pass

@@ -88,7 +88,7 @@ class MetricsCollector:
         with self.agent.task(), self.active_tasks.track_inprogress(), self.task_time.labels(task_type).time():
             try:
                 yield steps
-            except TimeoutError:
+            except (TimeoutError, asyncio.TimeoutError):  # one class from Python 3.11 on
                 status = "timeout"
                 raise
             except Exception:
