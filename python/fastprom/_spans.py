@@ -21,22 +21,28 @@ class TaskUsage:
     """What one task accumulates while it runs: its steps and the LLM usage made inside it,
     from any thread or asyncio task that inherited its context."""
 
-    __slots__ = ("steps", "calls", "input", "output", "cost")
+    __slots__ = ("_steps", "calls", "input", "output", "cost")
 
     lock = threading.Lock()
     """One lock for every task: held for a few additions, so that a task's figures are exact
     whatever the threads adding to it (making a lock per task would cost more than sharing one)."""
 
     def __init__(self) -> None:
-        self.steps = 0
+        # One item per step: list.append is atomic, so counting a step takes no lock (it is
+        # on every step's path; the LLM usage below is added once per call, under the lock).
+        self._steps: list[None] = []
         self.calls = 0
         self.input = 0
         self.output = 0
         self.cost = 0.0
 
     def step(self) -> None:
-        with TaskUsage.lock:
-            self.steps += 1
+        self._steps.append(None)
+
+    @property
+    def steps(self) -> int:
+        """The number of steps so far."""
+        return len(self._steps)
 
     def llm(self, input_tokens: int, output_tokens: int, cost: float) -> None:
         """Add one LLM call's tokens and cost (called by fastprom.gemini)."""
