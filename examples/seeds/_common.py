@@ -35,7 +35,7 @@ WEATHER = types.Tool(
 )
 
 
-def main(description: str, traffic: Traffic, labels: dict[str, str] | None = None) -> None:
+def main(description: str, traffic: Traffic) -> None:
     """Parse the command line, serve /metrics, and repeat ``await traffic(client, fake)`` until done."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--port", type=int, required=True, help="serve /metrics on 127.0.0.1:PORT")
@@ -46,7 +46,7 @@ def main(description: str, traffic: Traffic, labels: dict[str, str] | None = Non
     fake.function_args = {"city": "Paris"}
     fake.stream_gap = 0.01
     client = genai.Client(api_key="fake-key", http_options=types.HttpOptions(base_url=fake.url, api_version="v1beta"))
-    gemini.instrument(client, labels=labels)
+    gemini.instrument(client)
     try:
         asyncio.run(_loop(traffic, client, fake, args.seconds))
     finally:
