@@ -14,7 +14,7 @@ import threading
 from contextvars import ContextVar, Token
 from typing import Any
 
-__all__ = ["CURRENT", "Frame", "TaskUsage"]
+__all__ = ["CURRENT", "ROLE", "SESSION", "Frame", "TaskUsage"]
 
 
 class TaskUsage:
@@ -68,3 +68,12 @@ class Frame:
 
 
 CURRENT: ContextVar[Frame | None] = ContextVar("fastprom_agent_span", default=None)
+
+
+SESSION: ContextVar[Any] = ContextVar("fastprom_session", default=None)
+"""The session the code runs in: a binding made by :func:`fastprom.sessions.session` with a method
+``record(model, duration_s, ok, prompt_tokens, completion_tokens, total_tokens, tools)`` that
+:mod:`fastprom.gemini` calls once per finished call, or ``None`` outside any session."""
+
+ROLE: ContextVar[str | None] = ContextVar("fastprom_role", default=None)
+"""The role (planner, coder, ...) the code runs as, set by :func:`fastprom.agents.role`, or ``None``."""
