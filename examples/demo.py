@@ -9,13 +9,18 @@
    what ``/metrics`` shows. The agent talks to a local fake Gemini server unless
    ``GEMINI_API_KEY`` is set. If Debian's ``prometheus`` is installed it is started scraping
    both endpoints.
-3. Prints fastprom's speed-up over prometheus_client (``tests/benchmarks/bench_core.py --quick``).
-4. Keeps serving until Ctrl-C, or for ``--seconds``.
+3. Starts the LLM server of ``examples/llm_server.py`` (``uvicorn examples.llm_server:app``,
+   Gemini through the same fake unless ``GEMINI_API_KEY`` is set), makes calls in sessions, and
+   prints its status document (``/api/v1/metrics``) and a session's metrics
+   (``/events/metrics/session/{id}``, behind the ``x-internal-auth`` secret).
+4. Prints fastprom's speed-up over prometheus_client (``tests/benchmarks/bench_core.py --quick``).
+5. Keeps serving until Ctrl-C, or for ``--seconds``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -126,8 +131,50 @@ def serve_and_drive(port: int, metrics_port: int) -> tuple[uvicorn.Server, threa
     return server, thread
 
 
+def llm_server(port: int) -> subprocess.Popen[bytes]:
+    banner("3. An LLM server: the status document and per-session metrics (examples/llm_server.py)")
+    env = dict(os.environ)
+    env.setdefault("FASTPROM_INTERNAL_AUTH", "demo-secret")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    args = [sys.executable, "-m", "uvicorn", "examples.llm_server:app", "--port", str(port), "--no-access-log"]
+    proc = subprocess.Popen([*args, "--host", "127.0.0.1"], cwd=ROOT, env=env)
+    base = f"http://127.0.0.1:{port}"
+    auth = {"x-internal-auth": env["FASTPROM_INTERNAL_AUTH"]}
+    with httpx.Client(base_url=base, timeout=30) as client:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                client.get("/api/v1/metrics")
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise SystemExit("the LLM server did not start") from None
+                time.sleep(0.1)
+        calls = [
+            {"prompt": "Hello", "session_id": "abc-123", "agent": "assistant", "role": "writer"},
+            {
+                "prompt": "Tell me a story",
+                "session_id": "abc-123",
+                "agent": "assistant",
+                "role": "writer",
+                "stream": True,
+            },
+            {"prompt": "Weather in Oslo?", "session_id": "abc-123", "agent": "weather", "role": "planner"},
+            {"prompt": "Hi", "session_id": "def-456", "model": "gemini-2.5-pro"},
+        ]
+        for body in calls:
+            answer = client.post("/v1/generate", json=body)
+            print(f"POST /v1/generate {json.dumps(body)[:60]:<60} -> {answer.status_code} {answer.text[:40]}")
+        print(f"\nGET {base}/api/v1/metrics")
+        print(json.dumps(client.get("/api/v1/metrics").json(), indent=2))
+        print(f"\nGET {base}/events/metrics/session/abc-123   (x-internal-auth: {auth['x-internal-auth']})")
+        print(json.dumps(client.get("/events/metrics/session/abc-123", headers=auth).json(), indent=2))
+        print(f"\nWithout the secret: {client.get('/events/metrics/session/abc-123').status_code}")
+    return proc
+
+
 def speed_up() -> None:
-    banner("3. Speed-up over prometheus_client (same process, medians; python tests/benchmarks/bench_core.py)")
+    banner("4. Speed-up over prometheus_client (same process, medians; python tests/benchmarks/bench_core.py)")
     bench = ROOT / "tests" / "benchmarks" / "bench_core.py"
     subprocess.run([sys.executable, str(bench), "--quick"], check=False)
 
@@ -139,16 +186,20 @@ def main() -> None:
     ap.add_argument("--port", type=int, default=int(os.environ.get("FASTPROM_DEMO_PORT", 8000)))
     ap.add_argument("--metrics-port", type=int, default=int(os.environ.get("FASTPROM_DEMO_METRICS_PORT", 8001)))
     ap.add_argument("--prometheus-port", type=int, default=9090)
+    ap.add_argument("--llm-port", type=int, default=int(os.environ.get("FASTPROM_DEMO_LLM_PORT", 8002)))
     args = ap.parse_args()
 
     every_metric_type()
     server, thread = serve_and_drive(args.port, args.metrics_port)
-    prometheus = start_prometheus([f"127.0.0.1:{args.port}", f"127.0.0.1:{args.metrics_port}"], args.prometheus_port)
+    llm = llm_server(args.llm_port)
+    targets = [f"127.0.0.1:{port}" for port in (args.port, args.metrics_port, args.llm_port)]
+    prometheus = start_prometheus(targets, args.prometheus_port)
     if not args.no_bench:
         speed_up()
 
-    banner("4. Serving")
-    print(f"http://127.0.0.1:{args.port}/metrics and http://127.0.0.1:{args.metrics_port}/metrics — ", end="")
+    banner("5. Serving")
+    print(f"http://127.0.0.1:{args.port}/metrics, http://127.0.0.1:{args.metrics_port}/metrics and ", end="")
+    print(f"http://127.0.0.1:{args.llm_port}/api/v1/metrics — ", end="")
     print("Ctrl-C to stop" if args.seconds is None else f"stopping in {args.seconds:g} s", flush=True)
     try:
         if args.seconds is None:
@@ -161,6 +212,8 @@ def main() -> None:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+        llm.terminate()
+        llm.wait(timeout=10)
         if prometheus is not None:
             prometheus.terminate()
             prometheus.wait(timeout=10)
