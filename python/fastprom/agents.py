@@ -26,6 +26,8 @@ anywhere inside a task (across ``await``, ``asyncio`` tasks, threads run with
 agent when the task ends. Names follow the OpenTelemetry GenAI conventions where they exist
 (``gen_ai_invoke_agent_duration_seconds``, ``gen_ai_execute_tool_duration_seconds``). Step, tool,
 graph, node, queue, breaker and cache names are label values: keep them to a fixed set in code.
+A task may run in a session (``agent.task(session_id=...)``, :mod:`fastprom.sessions`: never a
+label) and as a role (``role=...``, or ``with role("coder"):``).
 """
 
 from __future__ import annotations
