@@ -8,6 +8,7 @@ import asyncio
 import importlib
 import math
 import re
+import warnings
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from types import ModuleType
@@ -366,3 +367,57 @@ def parse_samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], flo
             labels = frozenset(_LABEL.findall(match.group(2) or ""))
             result[(match.group(1), labels)] = float(match.group(3))
     return result
+
+
+# -- the JSON documents of the seed systems (../shared/SEEDS.md), key for key
+
+
+STATUS_KEYS = (
+    "server_status",
+    "llm_status",
+    "last_heartbeat",
+    "model_short_name",
+    "tokens_per_second",
+    "data_rate",
+    "average_response_time",
+    "total_requests",
+    "active_tasks",
+    "queue_length",
+    "llm_usage_count",
+    "api_costs",
+    "success_rate",
+    "task_sizes",
+)
+"""The status document of seed 000, in its order."""
+
+SESSION_KEYS = (
+    "session_id",
+    "total_requests",
+    "successful_requests",
+    "failed_requests",
+    "total_duration_ms",
+    "average_duration_ms",
+    "total_prompt_tokens",
+    "total_completion_tokens",
+    "total_tokens",
+    "average_tokens_per_request",
+    "requests_with_tools",
+)
+"""A session of seed 002, in its order."""
+
+
+def weather_with_afc(client: Any, fake: Any, model: str) -> Any:
+    """One ``generate_content`` whose tool google-genai runs by automatic function calling
+    against the fake server (two HTTP requests: the function call, then the answer)."""
+    from google.genai import types
+
+    def get_weather(city: str) -> str:
+        """Return the weather of a city."""
+        return f"sunny in {city}"
+
+    fake.function_args = {"city": "Paris"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # google-genai recommends chats for AFC
+        return client.models.generate_content(
+            model=model, contents="weather?", config=types.GenerateContentConfig(tools=[get_weather])
+        )

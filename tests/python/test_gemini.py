@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 genai = pytest.importorskip("google.genai", reason="google-genai is not installed (pip install fastprom[gemini])")
-from _helpers import run_closing  # noqa: E402
+from _helpers import run_closing, weather_with_afc  # noqa: E402
 from google.genai import errors, types  # noqa: E402
 
 from fastprom import gemini  # noqa: E402
@@ -267,16 +267,7 @@ def test_function_call_response(client: Any, fake: FakeGemini, registry: Collect
 def test_automatic_function_calling_records_one_operation(
     client: Any, fake: FakeGemini, registry: CollectorRegistry
 ) -> None:
-    def get_weather(city: str) -> str:
-        """Return the weather of a city."""
-        return f"sunny in {city}"
-
-    fake.function_args = {"city": "Paris"}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        response = client.models.generate_content(
-            model=MODEL, contents="weather?", config=types.GenerateContentConfig(tools=[get_weather])
-        )
+    response = weather_with_afc(client, fake, MODEL)
     assert response.text == "Hello from the fake Gemini." and len(fake.requests) == 2
     assert requests(registry) == 1
     assert_default_usage(registry)  # the usage the SDK returns: the last HTTP call's

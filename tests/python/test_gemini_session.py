@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import threading
-import warnings
 from collections.abc import Iterator
 from contextvars import copy_context
 from typing import Any, NamedTuple
@@ -15,7 +14,7 @@ from typing import Any, NamedTuple
 import pytest
 
 genai = pytest.importorskip("google.genai", reason="google-genai is not installed (pip install fastprom[gemini])")
-from _helpers import FIXED_TIME, run_closing  # noqa: E402
+from _helpers import FIXED_TIME, run_closing, weather_with_afc  # noqa: E402
 from google.genai import errors, types  # noqa: E402
 
 from fastprom import gemini  # noqa: E402
@@ -50,18 +49,9 @@ class Binding:
         self.records: list[Record] = []
         self.lock = threading.Lock()
 
-    def record(
-        self,
-        model: str,
-        duration_s: float,
-        ok: bool,
-        prompt_tokens: int,
-        completion_tokens: int,
-        total_tokens: int,
-        tools: bool,
-    ) -> None:
+    def record(self, *args: Any) -> None:  # the contract's (model, duration_s, ok, prompt, completion, total, tools)
         with self.lock:
-            self.records.append(Record(model, duration_s, ok, prompt_tokens, completion_tokens, total_tokens, tools))
+            self.records.append(Record(*args))
 
     def summary(self) -> list[tuple[Any, ...]]:
         """The records without their durations."""
@@ -244,16 +234,7 @@ def test_function_call_response_uses_tools(client: Any, fake: FakeGemini, bindin
 
 
 def test_automatic_function_calling_uses_tools(client: Any, fake: FakeGemini, binding: Binding) -> None:
-    def get_weather(city: str) -> str:
-        """Return the weather of a city."""
-        return f"sunny in {city}"
-
-    fake.function_args = {"city": "Paris"}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        response = client.models.generate_content(
-            model=MODEL, contents="weather?", config=types.GenerateContentConfig(tools=[get_weather])
-        )
+    response = weather_with_afc(client, fake, MODEL)
     assert response.text == TEXT and response.function_calls is None  # the final answer has no call
     assert binding.summary() == [(*OK[:5], True)]
 

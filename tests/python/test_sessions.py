@@ -13,26 +13,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from _helpers import SESSION_KEYS as KEYS
 
 from fastprom import agents, sessions
 from fastprom._spans import ROLE, SESSION
 from fastprom.agents import AgentMetrics, role
 from fastprom.registry import CollectorRegistry
 from fastprom.sessions import MAX_SESSION_ID_LENGTH, LLMRequest, SessionStore, check_session_id, session
-
-KEYS = [
-    "session_id",
-    "total_requests",
-    "successful_requests",
-    "failed_requests",
-    "total_duration_ms",
-    "average_duration_ms",
-    "total_prompt_tokens",
-    "total_completion_tokens",
-    "total_tokens",
-    "average_tokens_per_request",
-    "requests_with_tools",
-]
 
 
 class FakeClock:
@@ -119,7 +106,7 @@ def test_keys_order_and_rounding(store: SessionStore) -> None:
             store.failed(req, error=RuntimeError("boom"), duration_ms=duration)
     got = store.get("s1")
     assert got is not None
-    assert list(got) == KEYS
+    assert list(got) == list(KEYS)
     assert got == {
         "session_id": "s1",
         "total_requests": 3,
@@ -344,7 +331,7 @@ def test_sessions_most_recently_active_first(store: SessionStore) -> None:
         store.touch(sid)
     store.completed(store.started("a"))
     assert [s["session_id"] for s in store.sessions()] == ["a", "c", "b"]
-    assert all(list(s) == KEYS for s in store.sessions())
+    assert all(list(s) == list(KEYS) for s in store.sessions())
 
 
 def test_memory_is_bounded_by_max_sessions() -> None:

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 genai = pytest.importorskip("google.genai", reason="google-genai is not installed (pip install fastprom[gemini])")
-from _helpers import FIXED_TIME, call, http_scope  # noqa: E402
+from _helpers import FIXED_TIME, STATUS_KEYS, call, http_scope  # noqa: E402
 from google.genai import errors, types  # noqa: E402
 from starlette.applications import Starlette  # noqa: E402
 from starlette.requests import Request  # noqa: E402
@@ -38,22 +38,6 @@ MODEL, OTHER = "gemini-2.5-flash", "gemini-2.5-pro"
 TEXT = "Hello from the fake Gemini."
 M = 1e6
 DEFAULT_COST = ((1200 - 200) * 0.30 + 200 * 0.03 + (300 + 100) * 2.50) / M  # gemini-2.5-flash, default usage
-KEYS = [
-    "server_status",
-    "llm_status",
-    "last_heartbeat",
-    "model_short_name",
-    "tokens_per_second",
-    "data_rate",
-    "average_response_time",
-    "total_requests",
-    "active_tasks",
-    "queue_length",
-    "llm_usage_count",
-    "api_costs",
-    "success_rate",
-    "task_sizes",
-]
 
 
 class Clock:
@@ -127,7 +111,7 @@ def test_every_field_from_what_the_server_recorded(client: Any, fake: FakeGemini
         assert status.document()["active_tasks"] == 1
     doc = status.document()
 
-    assert list(doc) == KEYS
+    assert list(doc) == list(STATUS_KEYS)
     seconds = generation_seconds(registry)  # the 3 successful calls
     failed = gen(registry, "gen_ai_client_operation_duration_seconds_sum", error_type="429")
     roles = {
