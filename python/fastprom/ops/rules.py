@@ -146,6 +146,13 @@ ALERTS: tuple[Alert, ...] = (
         "failed over the last {{ WINDOW }}.",
     ),
     Alert(
+        "AgentToolHighErrorRate", "tool_error_ratio", "agents", 0.10, "ratio", "5m", "warning",
+        "{{ $labels.job }} agent {{ $labels.gen_ai_agent_name }}: tool {{ $labels.gen_ai_tool_name }} fails "
+        "{{ VALUE }}",
+        "More than {{ THRESHOLD }} of the calls of agent {{ $labels.gen_ai_agent_name }} (job {{ $labels.job }}) "
+        "to tool {{ $labels.gen_ai_tool_name }} failed over the last {{ WINDOW }}.",
+    ),
+    Alert(
         "AgentNotAnswering", "agent_not_answering", "agents", None, "count", "5m", "critical",
         "{{ $labels.job }} agent {{ $labels.gen_ai_agent_name }} is not answering",
         "Agent {{ $labels.gen_ai_agent_name }} (job {{ $labels.job }}) has {{ VALUE }} tasks in progress and "
@@ -419,6 +426,7 @@ def _alert_exprs(b: _Builder, rec: dict[str, list[tuple[str, str]]]) -> dict[str
         "StreamLowSuccessRate": f"{rule('gen_ai_client_requests', f'success_ratio_{w}')} < {{T}}",
         "AgentHighLatency": f"{rule('gen_ai_invoke_agent_duration_seconds', f'p95_{w}')} > {{T}}",
         "AgentHighFailureRate": f"{rule('gen_ai_agent_tasks', f'error_ratio_{w}')} > {{T}}",
+        "AgentToolHighErrorRate": f"{rule('gen_ai_agent_tool_calls', f'error_ratio_{w}')} > {{T}}",
         "AgentNotAnswering": f"{active} > 0 unless {ended} > 0",
         "LowTaskCompletionRate": (
             f"{rule('gen_ai_agent_tasks', 'success_ratio_' + _w(s, 'completion_window'))} < {{T}}"
