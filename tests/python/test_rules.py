@@ -295,3 +295,33 @@ def test_yaml_scalars_are_quoted_when_they_must_be() -> None:
         "list:\n  - x\n  - 1\n  - 0.5\n"
         "empty: []\n"
     )
+
+
+# ------------------------------------------------------------------------------ examples/prometheus
+
+EXAMPLES = ROOT / "examples" / "prometheus"
+
+
+def test_the_example_rules_file_is_what_the_command_prints() -> None:
+    """examples/prometheus/rules.yml cannot drift: regenerate it with `fastprom rules > ...`."""
+    assert (EXAMPLES / "rules.yml").read_text() == rules_yaml()
+
+
+@needs_promtool
+def test_promtool_checks_the_example_prometheus_config() -> None:
+    code, output = promtool("check", "config", "prometheus.yml", cwd=EXAMPLES)
+    assert code == 0 and "SUCCESS: 1 rule files found" in output, output
+    assert "is valid prometheus config file" in output, output
+
+
+@pytest.mark.skipif(binary("amtool") is None, reason="amtool (Debian's prometheus-alertmanager) is not installed")
+def test_amtool_checks_the_example_alertmanager_config() -> None:
+    result = subprocess.run(
+        [binary("amtool") or "amtool", "check-config", "alertmanager.yml"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=EXAMPLES,
+    )
+    assert result.returncode == 0 and "SUCCESS" in result.stdout, result.stdout + result.stderr
+    assert "1 receivers" in result.stdout
