@@ -325,3 +325,17 @@ def test_amtool_checks_the_example_alertmanager_config() -> None:
     )
     assert result.returncode == 0 and "SUCCESS" in result.stdout, result.stdout + result.stderr
     assert "1 receivers" in result.stdout
+
+
+def test_the_docs_name_every_rule_and_setting() -> None:
+    text = (ROOT / "docs" / "rules.md").read_text()
+    for group in build_rules()["groups"]:
+        for rule in group["rules"]:
+            assert f"`{rule.get('record') or rule['alert']}`" in text, rule
+    for a in ALERTS:
+        row = next(line for line in text.splitlines() if line.startswith(f"| `{a.name}` |"))
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        default = "" if a.threshold is None else f"{a.threshold:g}"
+        assert cells[1:2] == [f"`{a.key}`"] and cells[3:6] == [default, a.for_, a.severity], row
+    for name in ("job", "window", "completion_window", "token_window", "idle_window"):
+        assert f"`{name}` (" in text
