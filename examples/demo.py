@@ -175,7 +175,7 @@ def llm_server(port: int) -> subprocess.Popen[bytes]:
     env = dict(os.environ)
     env.setdefault("FASTPROM_INTERNAL_AUTH", "demo-secret")
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
-    args = [sys.executable, "-m", "uvicorn", "examples.llm_server:app", "--port", str(port), "--no-access-log"]
+    args = [sys.executable, "-m", "uvicorn", "examples.llm_server:app", "--port", str(port), "--log-level", "warning"]
     proc = subprocess.Popen([*args, "--host", "127.0.0.1"], cwd=ROOT, env=env)
     base = f"http://127.0.0.1:{port}"
     auth = {"x-internal-auth": env["FASTPROM_INTERNAL_AUTH"]}

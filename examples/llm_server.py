@@ -15,7 +15,7 @@ answers ``{"text": ...}``, or 502 with the model's error. Each request is one ta
 (``"default"`` when none is given), run inside its session and role, so that the Gemini call it
 makes is recorded in the session (``fastprom.sessions``), in the agent's and role's figures and in
 the status document (``fastprom.status``). The ``weather`` agent has a tool (``get_weather``,
-run by google-genai's automatic function calling); the others have none.
+run by google-genai's automatic function calling in a chat: two model calls); the others have none.
 
 Environment:
 
@@ -138,12 +138,18 @@ class Server:
         return agent
 
     async def generate(self, req: GenerateRequest) -> str:
-        config = types.GenerateContentConfig(tools=TOOLS[req.agent]) if req.agent in TOOLS else None
+        if req.agent in TOOLS:
+            # tools run by automatic function calling, which google-genai wants in a chat
+            config = types.GenerateContentConfig(tools=TOOLS[req.agent])
+            chat = self.client.aio.chats.create(model=req.model, config=config)
+            if req.stream:
+                return "".join([chunk.text or "" async for chunk in await chat.send_message_stream(req.prompt)])
+            return (await chat.send_message(req.prompt)).text or ""
         models = self.client.aio.models
         if req.stream:
-            chunks = await models.generate_content_stream(model=req.model, contents=req.prompt, config=config)
+            chunks = await models.generate_content_stream(model=req.model, contents=req.prompt)
             return "".join([chunk.text or "" async for chunk in chunks])
-        response = await models.generate_content(model=req.model, contents=req.prompt, config=config)
+        response = await models.generate_content(model=req.model, contents=req.prompt)
         return response.text or ""
 
 

@@ -131,12 +131,7 @@ class JsonViews:
     def endpoint(self, kind: str) -> ASGIApp:
         """The ASGI endpoint of one route, for a framework's router (the session id is read from
         the route's ``session_id`` path parameter)."""
-
-        async def route(scope: Scope, receive: Receive, send: Send) -> None:
-            session_id = scope.get("path_params", {}).get("session_id") if kind == _SESSION else None
-            await self.respond(kind, session_id, scope, send)
-
-        return route
+        return _Route(self, kind)
 
     # -- answers
 
@@ -178,6 +173,21 @@ class JsonViews:
                 # first differing byte
                 return hmac.compare_digest(bytes(value), self._secret)
         return False
+
+
+class _Route:
+    """One route of :class:`JsonViews` as an ASGI app. A class, not a function: Starlette's
+    ``add_route`` calls a function endpoint with a request, an object with ``(scope, receive, send)``."""
+
+    __slots__ = ("views", "kind")
+
+    def __init__(self, views: JsonViews, kind: str) -> None:
+        self.views = views
+        self.kind = kind
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        session_id = scope.get("path_params", {}).get("session_id") if self.kind == _SESSION else None
+        await self.views.respond(self.kind, session_id, scope, send)
 
 
 def add_views(

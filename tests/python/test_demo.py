@@ -32,7 +32,7 @@ def test_the_demo_runs_offline() -> None:
         '"server_status": "online"',
         '"llm_status"',
         '"session_id": "abc-123"',
-        '"total_requests": 3',
+        '"total_requests": 4',  # the weather question is two LLM requests: the tool call, the answer
         '"requests_with_tools": 1',
         "Without the secret: 401",
         "== 5. Serving",

@@ -83,7 +83,6 @@ def environment(fake: FakeGemini, **extra: str) -> dict[str, str]:
         "GOOGLE_API_KEY": "",
         "FASTPROM_INTERNAL_AUTH": SECRET,
         "LLM_MODELS": f"{FLASH},{PRO}",
-        "PROMETHEUS_MULTIPROC_DIR": "",
         **extra,
     }
 
@@ -190,7 +189,9 @@ def test_tool_calls_count_as_requests_with_tools(server: Server, gemini: FakeGem
     assert [r.method for r in gemini.requests] == ["generateContent", "generateContent"]
     assert "sunny" in json.dumps(gemini.requests[1].body)
     assert post(server.url, {"prompt": "Hi", "session_id": "tools-1"}) == (200, {"text": TEXT})
-    check_session(session_doc(server, "tools-1"), expected_session("tools-1", ok=2, tools=1))
+    # two LLM requests for the first turn (google-genai's chat runs the function between them),
+    # the first asked for a tool; one for the second turn
+    check_session(session_doc(server, "tools-1"), expected_session("tools-1", ok=3, tools=1))
 
 
 @pytest.mark.parametrize("code", [429, 500])
@@ -390,8 +391,7 @@ def test_the_status_document_of_several_workers(
     fake.reset()
     fake.usage = USAGE
     for name, value in environment(fake).items():
-        if name != "PROMETHEUS_MULTIPROC_DIR":
-            monkeypatch.setenv(name, value)
+        monkeypatch.setenv(name, value)
     with multiworker(kind, tmp_path, "llm_server:app", ROOT / "examples") as app:
         server = app.server
         with ThreadPoolExecutor(8) as pool:
