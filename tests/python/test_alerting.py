@@ -169,7 +169,6 @@ def test_error_rate_alert_reaches_the_webhook_and_resolves(fake: FakeGemini, tmp
         "GEMINI_API_KEY": "",
         "GOOGLE_API_KEY": "",
         "FASTPROM_INTERNAL_AUTH": "e2e-secret",
-        "PROMETHEUS_MULTIPROC_DIR": "",
         "LLM_BREAKER_FAILURES": "1000000",  # failures stay 502s from the model, not an open breaker
     }
     with (
