@@ -224,6 +224,7 @@ def test_settings_apply() -> None:
         ({"target_down_for": "1 m"}, "target_down_for must be a Prometheus duration"),
         ({"target_down_severity": "Page Me"}, "target_down_severity must be a lower-case word"),
         ({"job": "("}, "job must be a regular expression"),
+        ({"job": "(?!test).*"}, "lookaround is not supported by Prometheus"),
     ],
 )
 def test_bad_settings_are_refused(overrides: dict[str, str], message: str) -> None:

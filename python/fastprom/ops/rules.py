@@ -269,8 +269,10 @@ def _check(name: str, value: object) -> str:
         if not _WORD.match(value):
             raise ValueError(f"rules setting {name} must be a lower-case word such as warning, got {value!r}")
         return value
-    try:  # regex
+    try:  # regex (Prometheus's RE2 has no lookaround)
         re.compile(value)
+        if re.search(r"\(\?<?[=!]", value):
+            raise re.error("lookaround is not supported by Prometheus")
     except re.error as e:
         raise ValueError(f"rules setting {name} must be a regular expression, got {value!r}: {e}") from None
     return value
@@ -301,7 +303,7 @@ class _Builder:
         return selector(self.name(family, suffix), [*matchers, self.job])
 
     def rate(self, family: str, labels: list[str], *matchers: str, window: str = "") -> str:
-        for label in labels:
+        for label in [*labels, *(re.split(r"[=!]", m, maxsplit=1)[0] for m in matchers)]:
             self._has(family, label)
         return rate(self.name(family, "_total"), window or self.s["window"], [*matchers, self.job], ["job", *labels])
 
