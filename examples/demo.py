@@ -20,9 +20,11 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -69,10 +71,36 @@ def start_prometheus(targets: list[str], port: int) -> subprocess.Popen[bytes] |
     if binary is None:
         print("(Debian's prometheus is not installed: skipping the Prometheus server)")
         return None
+    from fastprom.ops.rules import rules_yaml
+
     workdir = Path(tempfile.mkdtemp(prefix="fastprom-demo-prom-"))
+    (workdir / "rules.yml").write_text(rules_yaml())  # what `fastprom rules` prints
+    alerting = ""
+    alertmanager = shutil.which("prometheus-alertmanager")
+    if alertmanager is not None:  # its web UI is the receiver: alerts show there
+        am_port = port + 3 if _port_free(port + 3) else _port_free(0)
+        (workdir / "alertmanager.yml").write_text(
+            "route:\n  receiver: ui\n  group_wait: 5s\nreceivers:\n  - name: ui\n"
+        )
+        am = subprocess.Popen(
+            [
+                alertmanager,
+                f"--config.file={workdir / 'alertmanager.yml'}",
+                f"--storage.path={workdir / 'alertmanager'}",
+                f"--web.listen-address=127.0.0.1:{am_port}",
+                "--cluster.listen-address=",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        atexit.register(lambda: (am.terminate(), am.wait(10)))
+        alerting = f"alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['127.0.0.1:{am_port}']\n"
+        print(f"Alertmanager (pid {am.pid}) receives the alerts: http://127.0.0.1:{am_port}/#/alerts")
     config = workdir / "prometheus.yml"
     config.write_text(
-        "global:\n  scrape_interval: 5s\nscrape_configs:\n  - job_name: fastprom-demo\n"
+        "global:\n  scrape_interval: 5s\n  evaluation_interval: 5s\nrule_files: [rules.yml]\n"
+        + alerting
+        + "scrape_configs:\n  - job_name: fastprom-demo\n"
         f"    static_configs:\n      - targets: [{', '.join(repr(t) for t in targets)}]\n"
     )
     proc = subprocess.Popen(
@@ -86,7 +114,18 @@ def start_prometheus(targets: list[str], port: int) -> subprocess.Popen[bytes] |
         stderr=subprocess.DEVNULL,
     )
     print(f"Prometheus (pid {proc.pid}) scrapes {', '.join(targets)}: http://127.0.0.1:{port}/graph")
+    print(f"  with fastprom's rules ({workdir / 'rules.yml'}): http://127.0.0.1:{port}/rules and /alerts")
     return proc
+
+
+def _port_free(port: int) -> int:
+    """``port`` if nothing listens on it on 127.0.0.1 (0: any free port), else 0."""
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return 0
+        return int(sock.getsockname()[1])
 
 
 def serve_and_drive(port: int, metrics_port: int) -> tuple[uvicorn.Server, threading.Thread]:

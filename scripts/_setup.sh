@@ -50,18 +50,22 @@ run_pytest() {
   return "$rc"
 }
 
-# Debian's prometheus, promtool and pushgateway, for the tests that run the real servers.
+# Debian's prometheus, promtool, pushgateway and alertmanager, for the tests that run the real
+# servers. The alertmanager is optional: if it cannot be installed, its tests skip.
 install_debian_tools() {
   if command -v prometheus >/dev/null && command -v promtool >/dev/null \
-      && command -v prometheus-pushgateway >/dev/null; then
+      && command -v prometheus-pushgateway >/dev/null && command -v prometheus-alertmanager >/dev/null; then
     return 0
   fi
   if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
-    echo "note: prometheus/promtool/pushgateway not installed and cannot apt-get; those tests will skip" >&2
+    echo "note: prometheus/promtool/pushgateway/alertmanager not installed and cannot apt-get; those tests will skip" >&2
     return 0
   fi
-  step "apt-get install prometheus prometheus-pushgateway"
+  step "apt-get install prometheus prometheus-pushgateway prometheus-alertmanager"
   DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
     prometheus prometheus-pushgateway >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    prometheus-alertmanager >/dev/null \
+    || echo "note: prometheus-alertmanager could not be installed; the alerting test will skip" >&2
 }

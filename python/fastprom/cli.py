@@ -71,7 +71,54 @@ def _parser() -> _Parser:
         metavar="DIR",
         help="the workers' directory (default: $PROMETHEUS_MULTIPROC_DIR)",
     )
+    _add_rules(commands)
     return parser
+
+
+# ------------------------------------------------------------------------------ fastprom rules
+
+
+def _add_rules(commands: argparse._SubParsersAction[_Parser]) -> None:
+    rules = commands.add_parser(
+        "rules",
+        help="print Prometheus recording and alerting rules for fastprom's metrics (YAML)",
+        description="Print a Prometheus rules file (recording rules and alerts) for the metrics fastprom "
+        "records, with every name taken from the library's own definitions. See docs/rules.md.",
+    )
+    rules.add_argument("--namespace", default="", help="the namespace the metrics were created with")
+    rules.add_argument(
+        "--set",
+        dest="settings",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a threshold, window, 'for' or severity (repeatable; --list-settings shows them)",
+    )
+    rules.add_argument("--list-settings", action="store_true", help="list the settings and their defaults")
+
+
+def _rules(args: argparse.Namespace) -> int:
+    from .ops.rules import SETTINGS, rules_yaml
+
+    if args.list_settings:
+        for name, setting in SETTINGS.items():
+            print(f"{name}={setting.default}  ({setting.kind}) {setting.help}")
+        return 0
+    overrides: dict[str, str] = {}
+    for item in args.settings:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise _Error(f"{PROG} rules: --set takes NAME=VALUE, got {item!r}", 2)
+        overrides[name.strip()] = value.strip()
+    try:
+        text = rules_yaml(args.namespace, overrides)
+    except (ValueError, TypeError, KeyError) as e:
+        raise _Error(f"{PROG} rules: {e.args[0] if e.args else e}", 2) from None
+    sys.stdout.write(text)
+    return 0
+
+
+# ------------------------------------------------------------------------------ fastprom serve
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -126,7 +173,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         args = _parser().parse_args(argv)
         if args.command == "serve":
             return _serve(args)
-        raise _Error(f"{PROG}: a command is required: serve (see {PROG} --help)", 2)
+        if args.command == "rules":
+            return _rules(args)
+        raise _Error(f"{PROG}: a command is required: serve, rules (see {PROG} --help)", 2)
     except _Error as e:
         print(e, file=sys.stderr)
         return e.status
