@@ -7,6 +7,9 @@ Rust server (content negotiation, gzip, ``name[]``) without Python code. It bind
 127.0.0.1 unless told otherwise, and stops with exit status 0 on SIGTERM or Ctrl-C.
 Errors (bad arguments, a missing directory, a busy port) are one line on stderr and a
 non-zero exit status.
+
+``fastprom dashboard [--namespace NS] [--kind http|llm|agents|process|all]`` prints a Grafana
+dashboard (JSON) for the metrics fastprom records (see docs/dashboards.md).
 """
 
 from __future__ import annotations
@@ -71,7 +74,30 @@ def _parser() -> _Parser:
         metavar="DIR",
         help="the workers' directory (default: $PROMETHEUS_MULTIPROC_DIR)",
     )
+    dashboard = commands.add_parser(
+        "dashboard",
+        help="print a Grafana dashboard (JSON) for fastprom's metrics",
+        description="Print a Grafana dashboard for the metrics fastprom records, to import into Grafana.",
+    )
+    dashboard.add_argument("--namespace", default="", help="the namespace the metrics are registered under")
+    dashboard.add_argument(
+        "--kind",
+        choices=("http", "llm", "agents", "process", "all"),
+        default="all",
+        help="which dashboard (default: all, one dashboard with a row for each)",
+    )
     return parser
+
+
+def _dashboard(args: argparse.Namespace) -> int:
+    from .ops.dashboards import dashboard_json
+
+    try:
+        text = dashboard_json(args.kind, namespace=args.namespace)
+    except ValueError as e:
+        raise _Error(f"{PROG} dashboard: {e}", 2) from None
+    sys.stdout.write(text)
+    return 0
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -126,6 +152,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         args = _parser().parse_args(argv)
         if args.command == "serve":
             return _serve(args)
+        if args.command == "dashboard":
+            return _dashboard(args)
         raise _Error(f"{PROG}: a command is required: serve (see {PROG} --help)", 2)
     except _Error as e:
         print(e, file=sys.stderr)
