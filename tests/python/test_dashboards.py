@@ -17,6 +17,7 @@ import pytest
 from _promql import matchers, sample_names, selectors
 from _servers import ROOT, binary
 
+from fastprom.infra import BREAKER_STATES
 from fastprom.ops.catalog import Catalog
 from fastprom.ops.dashboards import DATASOURCE, KINDS, SCHEMA_VERSION, dashboard, dashboard_json
 
@@ -162,6 +163,13 @@ def test_the_panels_the_issue_asks_for() -> None:
     process = metrics("process")
     for what in ("process_cpu_seconds_total", "process_resident_memory_bytes", "python_gc_collections_total"):
         assert what in process
+
+
+def test_breaker_states_are_named() -> None:
+    (panel,) = [p for p in panels(dashboard("agents")) if p["type"] == "state-timeline"]
+    (mapping,) = panel["fieldConfig"]["defaults"]["mappings"]
+    names = {int(value): m["text"] for value, m in mapping["options"].items()}
+    assert names == {v: k for k, v in BREAKER_STATES.items()} == {0: "closed", 1: "half-open", 2: "open"}
 
 
 def test_the_checker_finds_what_it_must() -> None:

@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from fastprom.infra import BREAKER_STATES
 from fastprom.ops.catalog import Catalog
 
 __all__ = ["KINDS", "SCHEMA_VERSION", "dashboard", "dashboard_json"]
@@ -42,7 +43,7 @@ _TITLES = {"http": "HTTP", "llm": "LLM", "agents": "Agents", "process": "Process
 _WIDTH, _HEIGHT = 12, 8  # two panels per row of Grafana's 24 columns
 _OPENED = 'to_state="open"'
 _ERRORS, _SERVER_ERRORS = 'status=~"4..|5.."', 'status=~"5.."'
-_BREAKER_STATES = {"0": ("closed", "green"), "1": ("half-open", "yellow"), "2": ("open", "red")}
+_BREAKER_COLORS = {"closed": "green", "half-open": "yellow", "open": "red"}
 
 
 @dataclass
@@ -55,7 +56,7 @@ class Panel:
     unit: str = "short"
     type: str = "timeseries"
     max: float | None = None  # 1 for the shares of a whole
-    options: dict[str, Any] = field(default_factory=dict)
+    field_config: dict[str, Any] = field(default_factory=dict)  # more of fieldConfig.defaults
 
 
 class _Q:
@@ -372,13 +373,13 @@ def _agents(q: _Q) -> list[Panel]:
                 (q.gauge("circuit_breaker_state", "max", "service"), "{{service}}"),
             ],
             type="state-timeline",
-            options={
+            field_config={
                 "mappings": [
                     {
                         "type": "value",
                         "options": {
-                            value: {"text": text, "color": color, "index": int(value)}
-                            for value, (text, color) in _BREAKER_STATES.items()
+                            str(value): {"text": state, "color": _BREAKER_COLORS[state], "index": value}
+                            for state, value in BREAKER_STATES.items()
                         },
                     }
                 ]
@@ -516,7 +517,7 @@ def panels(kind: str, namespace: str = "") -> list[Panel]:
 
 def _panel_json(panel: Panel, id: int, x: int, y: int) -> dict[str, Any]:
     defaults: dict[str, Any] = {"unit": panel.unit}
-    defaults.update(panel.options)
+    defaults.update(panel.field_config)
     if panel.max is not None:
         defaults.update(min=0, max=panel.max)
     doc: dict[str, Any] = {
