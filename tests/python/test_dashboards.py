@@ -39,6 +39,20 @@ def variable_queries(doc: dict[str, Any]) -> list[str]:
     return [v["query"]["query"] for v in doc["templating"]["list"] if v["type"] == "query"]
 
 
+def variable_names(query: str) -> set[str]:
+    """The metric names of a ``label_values(selector, label)`` query: the selector's name, or the
+    alternatives of its ``__name__=~"a|b"`` matcher."""
+    assert query.startswith("label_values(") and query.endswith(")"), query
+    selector, label = query[len("label_values(") : -1].rsplit(",", 1)
+    assert label.strip() in ("job", "instance"), query
+    if selector.startswith("{"):
+        ((name, op, value), *_) = matchers(selector[1:-1])
+        assert (name, op) == ("__name__", "=~"), query
+        return set(value.split("|"))
+    ((name, _),) = selectors(selector if "{" in selector else selector + "{}")
+    return {name}
+
+
 def check_expr(expr: str, names: set[str]) -> None:
     """Every selector of ``expr`` names a sample in ``names`` and is filtered by $job and $instance."""
     found = selectors(expr)
@@ -77,6 +91,7 @@ def test_structure(kind: str, namespace: str) -> None:
         assert v["type"] == "query" and v["datasource"] == DATASOURCE == {"type": "prometheus", "uid": "${datasource}"}
         assert v["includeAll"] and v["multi"] and v["query"]["query"] == v["definition"]
     assert "$job" in variables["instance"]["definition"]
+    assert variable_names(variables["job"]["definition"]) == variable_names(variables["instance"]["definition"])
     # every panel and every target on the datasource variable, every target a distinct refId
     assert panels(doc)
     for p in panels(doc):
@@ -99,11 +114,7 @@ def test_every_metric_name_is_one_fastprom_records(kind: str, namespace: str) ->
     for expr in exprs(doc):
         check_expr(expr, names)
     for query in variable_queries(doc):
-        inner = query[len("label_values(") : query.rindex(",")]
-        if "{" not in inner:
-            inner += "{}"
-        ((name, _),) = selectors(inner)
-        assert name in names, query
+        assert variable_names(query) <= names, query
     if namespace:  # every family but the process and GC collectors' carries the namespace
         for expr in exprs(doc):
             for name, _ in selectors(expr):

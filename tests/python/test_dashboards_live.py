@@ -208,6 +208,16 @@ def query(prometheus_url: str, promql: str) -> list[dict[str, Any]]:
     return list(answer["data"]["result"])
 
 
+def label_values(prometheus_url: str, definition: str) -> list[str]:
+    """What Grafana's ``label_values(selector, label)`` variable query lists."""
+    selector, label = definition[len("label_values(") : -1].rsplit(",", 1)
+    match = urllib.parse.quote(selector)
+    status, body = http_get(f"{prometheus_url}/api/v1/label/{label.strip()}/values?match[]={match}", timeout=10)
+    answer = json.loads(body)
+    assert status == 200 and answer["status"] == "success", (definition, answer)
+    return list(answer["data"])
+
+
 def has_data(result: list[dict[str, Any]]) -> bool:
     return any(math.isfinite(float(r["value"][1])) for r in result)
 
@@ -244,6 +254,11 @@ def test_every_panel_query_returns_data(tmp_path: Path, llm_server: Server, extr
                     time.sleep(0.5)
                 if not has_data(query(prom.url, promql)):
                     todo.append((title, ref, promql))
+        # the job and instance variables list what Grafana would offer
+        for kind in ("http", "llm", "agents", "process", "all"):
+            job, instance = (v["definition"] for v in dashboard(kind)["templating"]["list"][1:])
+            assert "llm" in label_values(prom.url, job), (kind, job)
+            assert label_values(prom.url, instance.replace("$job", "llm")) == [f"127.0.0.1:{llm_server.port}"]
     assert missing["(llm|extra)"] == [], "\n".join(map(str, missing["(llm|extra)"]))
     from_extra = {(title, ref) for title, ref, _ in missing["(llm)"]}
     assert from_extra <= EXTRA_QUERIES, f"no data from the example server: {sorted(from_extra - EXTRA_QUERIES)}"

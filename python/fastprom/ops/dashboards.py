@@ -495,13 +495,13 @@ def _process(q: _Q) -> list[Panel]:
 
 
 _SECTIONS = {"http": _http, "llm": _llm, "agents": _agents, "process": _process}
-# The family whose series list the jobs and instances of a dashboard's variables.
+# The sample whose series list the jobs and instances of a dashboard's variables; ``all`` lists
+# those having any of them (a multiprocess server exports no process metrics).
 _ANCHORS = {
     "http": ("http_requests", "_total"),
     "llm": ("gen_ai_client_requests", "_total"),
     "agents": ("gen_ai_agent_tasks", "_total"),
     "process": ("process_start_time_seconds", ""),
-    "all": ("process_start_time_seconds", ""),
 }
 
 
@@ -547,7 +547,12 @@ def _panel_json(panel: Panel, id: int, x: int, y: int) -> dict[str, Any]:
 
 
 def _variables(catalog: Catalog, kind: str) -> list[dict[str, Any]]:
-    anchor = catalog.sample(*_ANCHORS[kind])
+    if kind == "all":
+        names = "|".join(catalog.sample(*_ANCHORS[k]) for k in KINDS)
+        jobs, instances = f'{{__name__=~"{names}"}}', f'{{__name__=~"{names}",job=~"$job"}}'
+    else:
+        anchor = catalog.sample(*_ANCHORS[kind])
+        jobs, instances = anchor, f'{anchor}{{job=~"$job"}}'
 
     def query(name: str, label: str, definition: str) -> dict[str, Any]:
         return {
@@ -582,8 +587,8 @@ def _variables(catalog: Catalog, kind: str) -> list[dict[str, Any]]:
             "includeAll": False,
             "multi": False,
         },
-        query("job", "Job", f"label_values({anchor}, job)"),
-        query("instance", "Instance", f'label_values({anchor}{{job=~"$job"}}, instance)'),
+        query("job", "Job", f"label_values({jobs}, job)"),
+        query("instance", "Instance", f"label_values({instances}, instance)"),
     ]
 
 
