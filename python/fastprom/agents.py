@@ -26,6 +26,8 @@ anywhere inside a task (across ``await``, ``asyncio`` tasks, threads run with
 agent when the task ends. Names follow the OpenTelemetry GenAI conventions where they exist
 (``gen_ai_invoke_agent_duration_seconds``, ``gen_ai_execute_tool_duration_seconds``). Step, tool,
 graph, node, queue, breaker and cache names are label values: keep them to a fixed set in code.
+A task may run in a session (``agent.task(session_id=...)``, :mod:`fastprom.sessions`: never a
+label) and as a role (``role=...``, or ``with role("coder"):``).
 """
 
 from __future__ import annotations
@@ -34,16 +36,18 @@ import threading
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from time import perf_counter
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
+from fastprom import sessions
 from fastprom._errors import error_type
 from fastprom._families import RUNTIME_MAX_SERIES, PerRegistry
-from fastprom._spans import CURRENT, Frame, TaskUsage
+from fastprom._scope import Scope, check_decoratable
+from fastprom._spans import CURRENT, ROLE, SESSION, Frame, TaskUsage
 from fastprom._wrap import measured
 from fastprom.metrics import Counter, Gauge, Histogram, Summary
 from fastprom.registry import REGISTRY, CollectorRegistry
 
-__all__ = ["AgentMetrics", "BREAKER_STATES", "error_type", "track_time"]
+__all__ = ["AgentMetrics", "BREAKER_STATES", "error_type", "role", "track_time"]
 
 TASK_BUCKETS = (0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 12.8, 25.6, 51.2, 102.4, 204.8, 409.6)
 STEP_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92)
@@ -323,9 +327,29 @@ class AgentMetrics:
                         self._spans[key] = span
         return span
 
-    def task(self) -> Span:
-        """One agent task (an invocation of the agent): ``with agent.task():`` or ``@agent.task()``."""
-        return self._span("task", self._m.task)
+    @overload
+    def task(self) -> Span: ...
+
+    @overload
+    def task(self, *, session_id: str | None = None, role: str | None = None) -> Span | ScopedTask: ...
+
+    def task(self, *, session_id: str | None = None, role: str | None = None) -> Span | ScopedTask:
+        """One agent task (an invocation of the agent): ``with agent.task():`` or ``@agent.task()``.
+
+        With ``session_id`` the task runs in that session of :data:`fastprom.sessions.SESSIONS`
+        (:func:`fastprom.sessions.session`), with ``role`` as that role (:func:`role`): both are
+        entered around the task, checked here."""
+        if session_id is None and role is None:
+            return self._span("task", self._m.task)
+        values: list[tuple[ContextVar[Any], Any]] = []
+        before = None
+        if session_id is not None:
+            binding = sessions.SessionBinding(sessions.SESSIONS, session_id)
+            values.append((SESSION, binding))
+            before = binding.touch
+        if role is not None:
+            values.append((ROLE, _name("role", role)))
+        return ScopedTask(self._span("task", self._m.task), Scope(tuple(values), before))
 
     def step(self, step: str) -> Span:
         """One step of a task (plan, act, reflect, ...); counted in its task's number of steps."""
@@ -366,6 +390,43 @@ class AgentMetrics:
     def cache_lookup(self, cache: str, hit: bool) -> None:
         """Count one lookup in ``cache``, as a hit or a miss."""
         self._m.cache.labels(self.name, _name("cache", cache), "hit" if hit else "miss").inc()
+
+
+class ScopedTask:
+    """A task run in a session and/or as a role (see :meth:`AgentMetrics.task`): a context
+    manager and a decorator of plain and ``async`` functions."""
+
+    __slots__ = ("_span", "_scope")
+
+    def __init__(self, span: Span, scope: Scope) -> None:
+        self._span = span
+        self._scope = scope
+
+    def __enter__(self) -> Span:
+        self._scope.__enter__()
+        try:
+            return self._span.__enter__()
+        except BaseException:
+            self._scope.__exit__(None, None, None)
+            raise
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        try:
+            self._span.__exit__(exc_type, exc, tb)
+        finally:
+            self._scope.__exit__(exc_type, exc, tb)
+
+    def __call__(self, fn: F) -> F:
+        check_decoratable(fn)
+        return self._scope(self._span(fn))
+
+
+def role(name: str) -> Scope:
+    """Run a block (``with role("coder"):``) or each call of a decorated plain or ``async``
+    function as the role ``name`` (a non-empty str): :mod:`fastprom.gemini` records the duration
+    of the calls made inside per role. Nested roles: the innermost one counts."""
+    name = _name("role", name)
+    return Scope(((ROLE, name),), None, name)
 
 
 def _name(what: str, value: Any) -> str:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
 from .asgi import PrometheusMiddleware, make_asgi_app
+from .multiprocess import _merged_registry
 from .registry import REGISTRY, CollectorRegistry
 
 __all__ = ["instrument"]
@@ -57,14 +57,3 @@ def instrument(
             include_in_schema=False,
         )
     return app
-
-
-def _merged_registry() -> CollectorRegistry | None:
-    """In multiprocess mode, a registry of the merged view of every worker's files."""
-    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ and "prometheus_multiproc_dir" not in os.environ:
-        return None
-    from .multiprocess import MultiProcessCollector
-
-    merged = CollectorRegistry(support_collectors_without_names=True)
-    MultiProcessCollector(merged)
-    return merged

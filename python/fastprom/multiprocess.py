@@ -84,3 +84,13 @@ def mark_process_dead(pid: Union[int, str], path: Optional[_PathArg] = None) -> 
     if path is None:
         path = os.environ.get("PROMETHEUS_MULTIPROC_DIR", os.environ.get("prometheus_multiproc_dir"))
     _core.mark_process_dead(str(pid), os.fsdecode(path))  # type: ignore[arg-type]  # None: TypeError as there
+
+
+def _merged_registry() -> Optional[CollectorRegistry]:
+    """In multiprocess mode (``PROMETHEUS_MULTIPROC_DIR`` set), a new registry of the merged view
+    of every process's files; else ``None``. What a server reads to see every worker."""
+    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ and "prometheus_multiproc_dir" not in os.environ:
+        return None
+    merged = CollectorRegistry(support_collectors_without_names=True)
+    MultiProcessCollector(merged)
+    return merged

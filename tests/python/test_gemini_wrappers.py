@@ -89,6 +89,37 @@ def test_legacy_stream(legacy: Any, fake: FakeGemini, registry: CollectorRegistr
     assert tokens(registry, "output") == 400 + (100 + 100)  # the first chunk: 100 candidates, hidden 100
 
 
+def test_legacy_responses_give_text_bytes_tools_and_the_session(
+    legacy: Any, fake: FakeGemini, registry: CollectorRegistry
+) -> None:
+    """The legacy SDK's proto-plus responses walk like google-genai's: an unset function_call
+    reads as an empty (false) message, a set one as true."""
+    from fastprom._spans import SESSION
+
+    class Binding:
+        def __init__(self) -> None:
+            self.records: list[tuple[Any, ...]] = []
+
+        def record(self, model: str, duration_s: float, ok: bool, *tokens_and_tools: Any) -> None:
+            self.records.append((model, ok, *tokens_and_tools))
+
+    model = gemini.InstrumentedGeminiModel(legacy.GenerativeModel(MODEL), registry=registry)
+    binding = Binding()
+    token = SESSION.set(binding)
+    try:
+        model.generate_content("hi")
+        list(model.generate_content("hi", stream=True))
+        fake.function_args = {"city": "Paris"}
+        model.generate_content(
+            "weather?", tools=[{"function_declarations": [{"name": "get_weather", "description": "Weather."}]}]
+        )
+    finally:
+        SESSION.reset(token)
+    legacy_ok = (MODEL, True, 1200, 400, 1600)  # legacy usage: output = total - prompt
+    assert binding.records == [(*legacy_ok, False), (*legacy_ok, False), (*legacy_ok, True)]
+    assert sample(registry, "gen_ai_client_response_bytes_total") == len("Hello from the fake Gemini.Hello stream")
+
+
 def test_legacy_errors(legacy: Any, fake: FakeGemini, registry: CollectorRegistry) -> None:
     from google.api_core import exceptions
 

@@ -224,7 +224,7 @@ def test_gemini_families_are_capped() -> None:
 
     m = GeminiMetrics(CollectorRegistry(), "", ())
     families = [v for v in vars(m).values() if isinstance(v, (Counter, Gauge, Histogram))]
-    assert len(families) == 9
+    assert len(families) == 12  # with the last success, response bytes and role families
     assert {f._max_series for f in families} == {RUNTIME_MAX_SERIES} == {1000}
     assert Counter("plain", "h", registry=None)._max_series is None
 

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
+from time import perf_counter
 from typing import Any
+
+from fastprom._spans import ROLE, SESSION
 
 from ._metrics import _CLOSED, _ERROR, _SUCCESS
 from ._recorder import _Series
+from ._usage import read_response
 
 
 def _call(series: _Series, tier: str | None, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -17,7 +21,7 @@ def _call(series: _Series, tier: str | None, fn: Callable[..., Any], *args: Any,
     except BaseException as exc:
         series.fail(started, exc)
         raise
-    series.finish(started, getattr(response, "usage_metadata", None), tier)
+    series.finish(started, response, tier)
     return response
 
 
@@ -28,20 +32,39 @@ async def _acall(series: _Series, tier: str | None, fn: Callable[..., Any], *arg
     except BaseException as exc:
         series.fail(started, exc)
         raise
-    series.finish(started, getattr(response, "usage_metadata", None), tier)
+    series.finish(started, response, tier)
     return response
 
 
 class _Stream:
-    """The state of one streamed call: first chunk, last usage seen, and a single end."""
+    """The state of one streamed call: first chunk, last usage seen, text bytes and tool calls
+    of every chunk, the session and role it started in, and a single end."""
 
-    __slots__ = ("series", "started", "tier", "metadata", "seen_chunk", "done", "watch", "__weakref__")
+    __slots__ = (
+        "series",
+        "started",
+        "tier",
+        "metadata",
+        "nbytes",
+        "tools",
+        "session",
+        "role",
+        "seen_chunk",
+        "done",
+        "watch",
+        "__weakref__",
+    )
 
     def __init__(self, series: _Series, tier: str | None, start: bool = True) -> None:
         self.series = series
         self.tier = tier
         self.started = series.start() if start else 0.0  # else started by iterate()
         self.metadata: Any = None
+        self.nbytes = 0
+        self.tools = False
+        # taken where the stream is made, not where it is read to its end
+        self.session: Any = SESSION.get()
+        self.role: str | None = ROLE.get()
         self.seen_chunk = False
         self.done = False
         self.watch: weakref.ref[Any] | None = None
@@ -52,9 +75,18 @@ class _Stream:
         self.done = True
         self.watch = None  # the stream's weak reference, and with it the cycle through this call
         if exc is not None:
-            self.series.fail(self.started, exc)
+            self.series.failure(self.started, exc, self.session, self.role)
         else:
-            self.series.finish(self.started, self.metadata, self.tier, outcome)
+            self.series.end(
+                perf_counter() - self.started,
+                self.metadata,
+                self.tier,
+                outcome,
+                self.nbytes,
+                self.tools,
+                self.session,
+                self.role,
+            )
 
     def dropped(self, _ref: weakref.ref[Any]) -> None:
         """Weak-reference callback: the stream was collected before it ended."""
@@ -76,9 +108,14 @@ class _Stream:
                 if not self.seen_chunk:
                     self.seen_chunk = True
                     self.series.first_chunk(self.started)
-                metadata = getattr(chunk, "usage_metadata", None)
+                # chunks repeat the running usage: keep the last, never sum; add up the text
+                metadata, nbytes, tools = read_response(chunk)
                 if metadata is not None:
-                    self.metadata = metadata  # chunks repeat the running usage: keep the last, never sum
+                    self.metadata = metadata
+                if nbytes:
+                    self.nbytes += nbytes
+                if tools:
+                    self.tools = True
                 yield chunk
         except GeneratorExit:
             self.end(_CLOSED)
@@ -98,9 +135,14 @@ class _Stream:
                 if not self.seen_chunk:
                     self.seen_chunk = True
                     self.series.first_chunk(self.started)
-                metadata = getattr(chunk, "usage_metadata", None)
+                # chunks repeat the running usage: keep the last, never sum; add up the text
+                metadata, nbytes, tools = read_response(chunk)
                 if metadata is not None:
                     self.metadata = metadata
+                if nbytes:
+                    self.nbytes += nbytes
+                if tools:
+                    self.tools = True
                 yield chunk
         except GeneratorExit:
             self.end(_CLOSED)

@@ -49,7 +49,7 @@ def _sync_wrappers(rec: _Recorder, models: Any) -> dict[str, Callable[..., Any]]
         except BaseException as exc:
             series.fail(started, exc)
             raise
-        series.finish(started, getattr(response, "usage_metadata", None), tier)
+        series.finish(started, response, tier)
         return response
 
     @functools.wraps(stream)
@@ -79,7 +79,7 @@ def _async_wrappers(rec: _Recorder, models: Any) -> dict[str, Callable[..., Any]
         except BaseException as exc:
             series.fail(started, exc)
             raise
-        series.finish(started, getattr(response, "usage_metadata", None), tier)
+        series.finish(started, response, tier)
         return response
 
     @functools.wraps(stream)

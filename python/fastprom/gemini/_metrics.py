@@ -15,6 +15,7 @@ OVERFLOW_MODEL = "_other"
 """The ``gen_ai_request_model`` value of every model past the cap of unpriced model names."""
 
 _BASE_LABELS = ("gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model")
+ROLE_LABEL = "gen_ai_agent_role"
 _SUCCESS, _ERROR, _CLOSED = "success", "error", "closed"
 _GENERATE, _EMBED = "generate_content", "embeddings"
 
@@ -81,6 +82,28 @@ class GeminiMetrics:
             f"GenAI operations recorded under gen_ai_request_model={OVERFLOW_MODEL!r} because the cap of "
             "distinct unpriced model names was reached.",
             common,
+            **kw,
+        )
+        # max: in multiprocess mode, the latest success over every process, live or not.
+        self.last_success = Gauge(
+            "gen_ai_client_last_success_timestamp_seconds",
+            "Unix time of the last successful GenAI operation.",
+            common,
+            multiprocess_mode="max",
+            **kw,
+        )
+        self.response_bytes = Counter(
+            "gen_ai_client_response_bytes",
+            "UTF-8 bytes of the text parts of GenAI responses (every chunk of a stream), of calls not failed.",
+            common,
+            **kw,
+        )
+        self.role_duration = Histogram(
+            "gen_ai_client_role_operation_duration",
+            "Duration of GenAI client operations made in an agent role, any outcome.",
+            (*common, ROLE_LABEL),
+            unit="seconds",
+            buckets=DURATION_BUCKETS,
             **kw,
         )
         self.admitted_models: set[str] = set()

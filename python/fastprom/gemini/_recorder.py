@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 import warnings
 from collections.abc import Callable, Mapping
 from time import perf_counter
 from typing import Any
 
 from fastprom._pricing import PriceSource, PriceTable, load_price_table
-from fastprom._spans import CURRENT
+from fastprom._spans import CURRENT, ROLE, SESSION
 from fastprom.registry import REGISTRY, CollectorRegistry
 
-from ._metrics import _BASE_LABELS, _ERROR, _SUCCESS, OVERFLOW_MODEL, _metrics_for
-from ._usage import error_type, usage_of
+from ._metrics import _BASE_LABELS, _ERROR, _GENERATE, _SUCCESS, OVERFLOW_MODEL, ROLE_LABEL, _metrics_for
+from ._usage import error_type, read_response, usage_of
 
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")
 _WARNED_UNPRICED: set[str] = set()
@@ -60,6 +61,7 @@ class _Series:
         "labels",
         "price",
         "overflow",
+        "generate",
         "in_flight",
         "duration",
         "requests",
@@ -69,12 +71,15 @@ class _Series:
         "cost",
         "unpriced",
         "overflowed",
+        "response_bytes",
+        "role_duration",
         "inc_flight",
         "dec_flight",
         "ok",
         "tok_in",
         "tok_out",
         "add_cost",
+        "add_bytes",
         "record_cost",
     )
 
@@ -84,6 +89,7 @@ class _Series:
         self.labels = labels
         self.price = recorder.prices.get(labels[2])
         self.overflow = overflow
+        self.generate = labels[0] == _GENERATE  # only generated responses have parts to walk
         self.in_flight = m.in_flight.labels(*labels)
         self.duration = _Children(m.duration, labels)
         self.requests = _Children(m.requests, labels)
@@ -94,16 +100,20 @@ class _Series:
         self.cost = _Children(m.cost, labels)
         self.unpriced = _Children(m.unpriced, labels)
         self.overflowed = _Children(m.model_overflow, labels)
+        self.response_bytes = _Children(m.response_bytes, labels)
+        self.role_duration = _Children(m.role_duration, labels)  # keyed by the role
         self.inc_flight, self.dec_flight = self.in_flight.inc, self.in_flight.dec
         # the bound updates of the children every successful call records, bound on first use
-        self.ok: tuple[Callable[[float], None], Callable[[], None]] | None = None
+        self.ok: tuple[Callable[[float], None], Callable[[], None], Callable[[float], None]] | None = None
         self.tok_in: tuple[Callable[[int], None], Callable[[int], None]] | None = None
         self.tok_out: tuple[Callable[[int], None], Callable[[int], None]] | None = None
         self.add_cost: Callable[[float], None] | None = None
+        self.add_bytes: Callable[[int], None] | None = None
         self.record_cost = recorder.record_cost
 
-    def _bind_ok(self) -> tuple[Callable[[float], None], Callable[[], None]]:
-        ok = self.ok = (self.duration[""].observe, self.requests[_SUCCEEDED].inc)
+    def _bind_ok(self) -> tuple[Callable[[float], None], Callable[[], None], Callable[[float], None]]:
+        last_success = self.recorder.metrics.last_success.labels(*self.labels)
+        ok = self.ok = (self.duration[""].observe, self.requests[_SUCCEEDED].inc, last_success.set)
         return ok
 
     def _bind_tokens(self, kind: str) -> tuple[Callable[[int], None], Callable[[int], None]]:
@@ -119,6 +129,11 @@ class _Series:
         self.add_cost = add
         return add
 
+    def _bind_bytes(self) -> Callable[[int], None]:
+        add: Callable[[int], None] = self.response_bytes[()].inc
+        self.add_bytes = add
+        return add
+
     def start(self) -> float:
         self.inc_flight()
         if self.overflow:
@@ -130,25 +145,63 @@ class _Series:
         (ttfc.get(()) or ttfc[()]).observe(perf_counter() - started)
 
     def fail(self, started: float, exc: BaseException) -> None:
+        """Record the failure of a call (not a stream), in the context it started in."""
+        self.failure(started, exc, SESSION.get(), ROLE.get())
+
+    def failure(self, started: float, exc: BaseException, session: Any, role: str | None) -> None:
+        """Record a failed call made in this session and role (those a stream took at its start)."""
         elapsed = perf_counter() - started
         self.in_flight.dec()
         kind = error_type(exc)
         self.duration[kind].observe(elapsed)
         self.requests[(_ERROR, kind)].inc()
+        if role is not None:
+            roles = self.role_duration
+            (roles.get(role) or roles[role]).observe(elapsed)
+        if session is not None:
+            session.record(self.labels[2], elapsed, False, 0, 0, 0, False)
 
-    def finish(self, started: float, metadata: Any, tier: str | None, outcome: str = _SUCCESS) -> None:
-        """Record the end of a call whose response (or last chunk) has this ``usage_metadata``."""
+    def finish(self, started: float, response: Any, tier: str | None) -> None:
+        """Record the success of a call (not a stream) that returned ``response``, in the context
+        it started in."""
         elapsed = perf_counter() - started
+        if self.generate:
+            metadata, nbytes, tools = read_response(response)
+        else:  # embeddings: no parts
+            metadata, nbytes, tools = getattr(response, "usage_metadata", None), 0, False
+        self.end(elapsed, metadata, tier, _SUCCESS, nbytes, tools, SESSION.get(), ROLE.get())
+
+    def end(
+        self,
+        elapsed: float,
+        metadata: Any,
+        tier: str | None,
+        outcome: str,
+        nbytes: int,
+        tools: bool,
+        session: Any,
+        role: str | None,
+    ) -> None:
+        """Record the end of a call (success, or a stream closed early) that took ``elapsed``
+        seconds, whose response (or last chunk) has this ``usage_metadata`` and ``nbytes`` of text."""
         self.dec_flight()
         if outcome is _SUCCESS:
-            observe, inc = self.ok or self._bind_ok()
+            observe, inc, set_last_success = self.ok or self._bind_ok()
             observe(elapsed)
             inc()
+            set_last_success(time.time())
         else:
             self.duration[""].observe(elapsed)
             self.requests[(outcome, "")].inc()
+        if nbytes:
+            (self.add_bytes or self._bind_bytes())(nbytes)
+        if role is not None:
+            roles = self.role_duration
+            (roles.get(role) or roles[role]).observe(elapsed)
         usage = usage_of(metadata)
         if usage is None:
+            if session is not None:
+                session.record(self.labels[2], elapsed, outcome is _SUCCESS, 0, 0, 0, tools)
             return
         prompt, cached, output, reasoning, tool_use, prompt_audio, cached_audio = usage
         n = 0
@@ -182,6 +235,9 @@ class _Series:
         span = CURRENT.get()  # the fastprom.agents span this call runs in, if any
         if span is not None and span.task is not None:
             span.task.llm(n, output or 0, cost)
+        if session is not None:
+            out = output or 0
+            session.record(self.labels[2], elapsed, outcome is _SUCCESS, n, out, n + out, tools)
 
     def _unpriced(self) -> None:
         self.unpriced[()].inc()
@@ -214,7 +270,7 @@ class _Recorder:
         for name, value in labels.items():
             if not isinstance(name, str) or not _LABEL_NAME.match(name) or name.startswith("__"):
                 raise ValueError(f"invalid label name {name!r} in labels")
-            if name in (*_BASE_LABELS, "error_type", "outcome", "gen_ai_token_type", "le"):
+            if name in (*_BASE_LABELS, "error_type", "outcome", "gen_ai_token_type", ROLE_LABEL, "le"):
                 raise ValueError(f"label name {name!r} in labels is reserved by fastprom.gemini")
             if not isinstance(value, str):
                 raise TypeError(f"label {name!r} must have a str value, got {type(value).__name__}")

@@ -35,7 +35,7 @@ class _TrackedCall:
         if exc is not None:
             self.series.fail(self.started, exc)
         else:
-            self.series.finish(self.started, getattr(self.response, "usage_metadata", None), self.tier)
+            self.series.finish(self.started, self.response, self.tier)
 
 
 class GeminiTracker:
@@ -51,7 +51,7 @@ class GeminiTracker:
 
         def end(started: float, exc: BaseException | None, response: Any) -> None:
             if exc is None:
-                series.finish(started, getattr(response, "usage_metadata", None), tier)
+                series.finish(started, response, tier)
             else:
                 series.fail(started, exc)
 

@@ -1,4 +1,5 @@
-"""What a response reports: its token usage normalised across SDKs, and an exception's error type."""
+"""What a response reports: its token usage normalised across SDKs, the bytes of its text and
+whether it called tools, and an exception's error type."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 from fastprom._errors import error_type
 
-__all__ = ["error_type", "usage_of"]
+__all__ = ["error_type", "read_response", "usage_of"]
 
 
 Usage = tuple[int | None, int | None, int | None, int | None, int | None, int, int]
@@ -107,3 +108,58 @@ def _audio(details: Iterable[Any] | None) -> int:
             if d.modality == "AUDIO":
                 audio += d.token_count or 0
     return audio
+
+
+_HISTORY = "automatic_function_calling_history"
+_RESPONSE_FIELDS = ("usage_metadata", "candidates", _HISTORY)
+_RESPONSE_IN_DICT: dict[type, bool] = {}
+"""Per response class: whether the fields :func:`read_response` reads are read alike from the
+instance's ``__dict__`` (google-genai's pydantic responses; see ``_FIELDS_IN_DICT``)."""
+
+
+def _response_in_dict(cls: type) -> bool:
+    fields = getattr(cls, "__pydantic_fields__", None)
+    config = getattr(cls, "model_config", None)
+    fast = (
+        isinstance(fields, dict)
+        and isinstance(config, dict)
+        and config.get("extra") != "allow"
+        and all(name in fields for name in _RESPONSE_FIELDS)
+    )
+    _RESPONSE_IN_DICT[cls] = fast
+    return fast
+
+
+def read_response(response: Any) -> tuple[Any, int, bool]:
+    """What a response (or one stream chunk) says in one walk over its parts: its
+    ``usage_metadata``, the UTF-8 bytes of its text parts, and whether it asks for a function call
+    (a part with ``function_call`` in any candidate) or automatic function calling ran (a non-empty
+    ``automatic_function_calling_history``).
+
+    Reads google-genai's pydantic objects and the legacy SDK's alike: the response's three fields
+    from its ``__dict__`` when its class is a pydantic model declaring them (one attribute lookup,
+    not three through pydantic's ``__getattr__`` hook), the parts by attribute."""
+    fast = _RESPONSE_IN_DICT.get(type(response))
+    if fast is None:
+        fast = _response_in_dict(type(response))
+    if fast:
+        d = response.__dict__
+        metadata, candidates, history = d.get("usage_metadata"), d.get("candidates"), d.get(_HISTORY)
+    else:
+        metadata = getattr(response, "usage_metadata", None)
+        candidates, history = getattr(response, "candidates", None), getattr(response, _HISTORY, None)
+    nbytes = 0
+    tools = bool(history)
+    if candidates:
+        for candidate in candidates:
+            content = candidate.content
+            parts = content.parts if content is not None else None
+            if not parts:
+                continue
+            for part in parts:
+                text = part.text
+                if text:  # a part holds one kind of data: text, or a function call, or ...
+                    nbytes += len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+                elif not tools and part.function_call:
+                    tools = True
+    return metadata, nbytes, tools
