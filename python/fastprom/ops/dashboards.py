@@ -185,6 +185,8 @@ def _http(q: _Q) -> list[Panel]:
 def _llm(q: _Q) -> list[Panel]:
     calls, model = "gen_ai_client_requests", "gen_ai_request_model"
     dur, first = "gen_ai_client_operation_duration_seconds", "gen_ai_client_operation_time_to_first_chunk_seconds"
+    role_dur = "gen_ai_client_role_operation_duration_seconds"
+    m = "{{" + model + "}}"
     return [
         Panel(
             "Model calls by outcome",
@@ -246,6 +248,28 @@ def _llm(q: _Q) -> list[Panel]:
             "Model calls in flight",
             "Model calls started and not yet finished, by model.",
             [(q.gauge("gen_ai_client_operations_in_flight", by=model), "{{" + model + "}}")],
+        ),
+        Panel(
+            "Time since last success by model",
+            "Seconds since each model last answered a call successfully (a model that stopped "
+            "answering shows a growing line).",
+            [(f"time() - {q.gauge('gen_ai_client_last_success_timestamp_seconds', 'max', model)}", m)],
+            "s",
+        ),
+        Panel(
+            "Response data rate by model",
+            "Bytes of response text received per second, by model.",
+            [(q.rate("gen_ai_client_response_bytes", by=model), "{{" + model + "}}")],
+            "Bps",
+        ),
+        Panel(
+            "Model call duration by role",
+            "Mean and 95th percentile of the duration of the model calls made in each agent role.",
+            [
+                (q.mean(role_dur, "gen_ai_agent_role"), "mean {{gen_ai_agent_role}}"),
+                (q.quantile(0.95, role_dur, "gen_ai_agent_role"), "p95 {{gen_ai_agent_role}}"),
+            ],
+            "s",
         ),
         Panel(
             "Tokens per call p95 by type",
