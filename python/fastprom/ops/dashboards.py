@@ -30,7 +30,7 @@ from typing import Any
 from fastprom.infra import BREAKER_STATES
 from fastprom.ops.catalog import Catalog
 
-__all__ = ["KINDS", "SCHEMA_VERSION", "dashboard", "dashboard_json"]
+__all__ = ["KINDS", "SCHEMA_VERSION", "Panel", "dashboard", "dashboard_json", "panels"]
 
 KINDS = ("http", "llm", "agents", "process")
 """The dashboards, in the order ``all`` shows them."""
