@@ -7,6 +7,9 @@ Rust server (content negotiation, gzip, ``name[]``) without Python code. It bind
 127.0.0.1 unless told otherwise, and stops with exit status 0 on SIGTERM or Ctrl-C.
 Errors (bad arguments, a missing directory, a busy port) are one line on stderr and a
 non-zero exit status.
+
+``fastprom dashboard [--namespace NS] [--kind http|llm|agents|process|all]`` prints a Grafana
+dashboard (JSON) for the metrics fastprom records (see docs/dashboards.md).
 """
 
 from __future__ import annotations
@@ -72,6 +75,7 @@ def _parser() -> _Parser:
         help="the workers' directory (default: $PROMETHEUS_MULTIPROC_DIR)",
     )
     _add_rules(commands)
+    _add_dashboard(commands)
     return parser
 
 
@@ -114,6 +118,35 @@ def _rules(args: argparse.Namespace) -> int:
         text = rules_yaml(args.namespace, overrides)
     except (ValueError, TypeError, KeyError) as e:
         raise _Error(f"{PROG} rules: {e.args[0] if e.args else e}", 2) from None
+    sys.stdout.write(text)
+    return 0
+
+
+# ------------------------------------------------------------------------------ fastprom dashboard
+
+
+def _add_dashboard(commands: argparse._SubParsersAction[_Parser]) -> None:
+    dashboard = commands.add_parser(
+        "dashboard",
+        help="print a Grafana dashboard (JSON) for fastprom's metrics",
+        description="Print a Grafana dashboard for the metrics fastprom records, to import into Grafana.",
+    )
+    dashboard.add_argument("--namespace", default="", help="the namespace the metrics are registered under")
+    dashboard.add_argument(
+        "--kind",
+        choices=("http", "llm", "agents", "process", "all"),
+        default="all",
+        help="which dashboard (default: all, one dashboard with a row for each)",
+    )
+
+
+def _dashboard(args: argparse.Namespace) -> int:
+    from .ops.dashboards import dashboard_json
+
+    try:
+        text = dashboard_json(args.kind, namespace=args.namespace)
+    except ValueError as e:
+        raise _Error(f"{PROG} dashboard: {e}", 2) from None
     sys.stdout.write(text)
     return 0
 
@@ -175,7 +208,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return _serve(args)
         if args.command == "rules":
             return _rules(args)
-        raise _Error(f"{PROG}: a command is required: serve, rules (see {PROG} --help)", 2)
+        if args.command == "dashboard":
+            return _dashboard(args)
+        raise _Error(f"{PROG}: a command is required: serve, rules, dashboard (see {PROG} --help)", 2)
     except _Error as e:
         print(e, file=sys.stderr)
         return e.status

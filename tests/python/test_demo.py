@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -38,3 +39,7 @@ def test_the_demo_runs_offline() -> None:
         "== 5. Serving",
     ):
         assert expected in out, (expected, out)
+    if shutil.which("prometheus"):  # Debian's, installed by the test command where it can be
+        assert "with fastprom's rules" in out, out
+    if shutil.which("prometheus") and shutil.which("prometheus-alertmanager"):
+        assert "Alertmanager (pid" in out, out
