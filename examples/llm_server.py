@@ -36,8 +36,8 @@ Environment:
   worker process (see docs/sessions.md).
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations``: google-genai reads the tool's annotations to call it,
+# and before 3.x it cannot use them as strings.
 import asyncio
 import os
 import time
