@@ -369,7 +369,7 @@ def parse_samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], flo
     return result
 
 
-# -- the JSON documents of the seed systems (../shared/SEEDS.md), key for key
+# -- the JSON documents of the seed systems (seeds 000 and 002), key for key
 
 
 STATUS_KEYS = (
