@@ -155,7 +155,7 @@ def binary(name: str) -> str | None:
 
 
 @contextmanager
-def prometheus(config: str, workdir: Path) -> Iterator[Server]:
+def prometheus(config: str, workdir: Path, *extra_args: str) -> Iterator[Server]:
     """A Prometheus server with ``config`` (YAML text), its data in ``workdir``."""
     port = free_port()
     config_file = workdir / "prometheus.yml"
@@ -165,6 +165,7 @@ def prometheus(config: str, workdir: Path) -> Iterator[Server]:
         f"--config.file={config_file}",
         f"--storage.tsdb.path={workdir / 'data'}",
         f"--web.listen-address=127.0.0.1:{port}",
+        *extra_args,
     ]
     with running(args, port, workdir / "prometheus.log", "/-/ready", timeout=30.0) as server:
         yield server

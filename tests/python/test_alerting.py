@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _servers import ROOT, Server, binary, free_port, http_get, running, uvicorn
+from _servers import ROOT, Server, binary, free_port, http_get, prometheus, running, uvicorn
 
 from fastprom.ops.rules import rules_yaml
 
@@ -109,7 +109,9 @@ def alertmanager(webhook: Webhook, workdir: Path) -> Any:
     return running(args, port, workdir / "alertmanager.log", "/-/ready", timeout=30.0)
 
 
-def prometheus(app: Server, am: Server, workdir: Path) -> Any:
+def prometheus_with_rules(app: Server, am: Server, workdir: Path) -> Any:
+    """examples/prometheus/prometheus.yml with 1 s intervals, the rules (short windows), the
+    example server and Alertmanager where the test started them."""
     (workdir / "rules.yml").write_text(rules_yaml(overrides=OVERRIDES))
     config = substitute(
         (EXAMPLES / "prometheus.yml").read_text(),
@@ -120,16 +122,7 @@ def prometheus(app: Server, am: Server, workdir: Path) -> Any:
             "'127.0.0.1:8000'": f"'127.0.0.1:{app.port}'",
         },
     )
-    (workdir / "prometheus.yml").write_text(config)
-    port = free_port()
-    args = [
-        PROMETHEUS or "prometheus",
-        f"--config.file={workdir / 'prometheus.yml'}",
-        f"--storage.tsdb.path={workdir / 'prom-data'}",
-        f"--web.listen-address=127.0.0.1:{port}",
-        "--rules.alert.resend-delay=1s",
-    ]
-    return running(args, port, workdir / "prometheus.log", "/-/ready", timeout=30.0)
+    return prometheus(config, workdir, "--rules.alert.resend-delay=1s")
 
 
 def post(app: Server, prompt: str) -> int:
@@ -177,7 +170,7 @@ def test_error_rate_alert_reaches_the_webhook_and_resolves(fake: FakeGemini, tmp
             "examples.llm_server:app", tmp_path / "uvicorn.log", extra_env=env, ready_path="/api/v1/metrics"
         ) as app,
         alertmanager(webhook, tmp_path) as am,
-        prometheus(app, am, tmp_path) as prom,
+        prometheus_with_rules(app, am, tmp_path) as prom,
     ):
         assert post(app, "warm up") == 200
 
