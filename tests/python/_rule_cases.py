@@ -160,6 +160,18 @@ def cases() -> dict[str, Case]:
             labels={"job": "api", "gen_ai_request_model": "gemini-2.5-flash"},
             value=14.5,
         ),
+        "LLMNoRecentSuccess": Case(  # called every minute; the last success 30 min before the evaluation
+            fire=[
+                gauge("gen_ai_client_last_success_timestamp_seconds", {**A, **FLASH}, 3600),
+                counter(CALLS, _calls(FLASH, "error", "503"), 6),
+            ],
+            calm=[  # a success every minute
+                Series("gen_ai_client_last_success_timestamp_seconds", "", {**A, **FLASH}, f"0+60x{STEPS}"),
+                counter(CALLS, _calls(FLASH, "success"), 6),
+            ],
+            labels={"job": "api", "gen_ai_request_model": "gemini-2.5-flash"},
+            value=1800,
+        ),
         "StreamLowSuccessRate": Case(  # streams closed early are not successes
             fire=[counter(CALLS, _calls(FLASH, "success"), 54), counter(CALLS, _calls(FLASH, "closed"), 6)],
             calm=[counter(CALLS, _calls(FLASH, "success"), 59), counter(CALLS, _calls(FLASH, "error", "500"), 1)],

@@ -139,13 +139,13 @@ def test_the_issue_alerts_are_there() -> None:
                 assert rule["annotations"]["summary"] and rule["annotations"]["description"]
 
 
-_NOT_NAMES = {"sum", "max", "by", "rate", "increase", "histogram_quantile", "unless", "and", "or"}
+_NOT_NAMES = {"sum", "max", "by", "on", "rate", "increase", "histogram_quantile", "time", "unless", "and", "or"}
 
 
 def metric_names(expr: str) -> set[str]:
-    """The metric names an expression reads (strings, label sets, windows and `by` lists removed)."""
+    """The metric names an expression reads (strings, label sets, windows, `by` and `on` lists removed)."""
     stripped = re.sub(r'"(?:[^"\\]|\\.)*"', "", expr)
-    stripped = re.sub(r"\{[^}]*\}|\[[^\]]*\]|by \([^)]*\)", "", stripped)
+    stripped = re.sub(r"\{[^}]*\}|\[[^\]]*\]|(?:by|on) \([^)]*\)", "", stripped)
     words = re.findall(r"[a-zA-Z_:][a-zA-Z0-9_:]*", stripped)
     return {w for w in words if w not in _NOT_NAMES}
 

@@ -127,6 +127,12 @@ ALERTS: tuple[Alert, ...] = (
         "{{ $labels.gen_ai_request_model }} is above {{ THRESHOLD }} s.",
     ),
     Alert(
+        "LLMNoRecentSuccess", "llm_success_age", "llm", 900.0, "seconds", "5m", "critical",
+        "{{ $labels.job }} {{ $labels.gen_ai_request_model }}: no successful LLM call for {{ VALUE }}",
+        "Job {{ $labels.job }} keeps calling {{ $labels.gen_ai_request_model }}, but none of its calls has "
+        "succeeded for more than {{ THRESHOLD }} s (gen_ai_client_last_success_timestamp_seconds).",
+    ),
+    Alert(
         "StreamLowSuccessRate", "stream_success_ratio", "llm", 0.95, "ratio", "5m", "warning",
         "{{ $labels.job }}: only {{ VALUE }} of LLM calls and streams succeed",
         "Less than {{ THRESHOLD }} of the LLM calls of job {{ $labels.job }} ended successfully over the "
@@ -229,7 +235,9 @@ def _settings() -> dict[str, Setting]:
         "window": Setting("5m", "duration", "rate window of the recording rules"),
         "completion_window": Setting("1h", "duration", "window of the task completion ratio"),
         "token_window": Setting("1h", "duration", "window of the tokens-per-hour rate"),
-        "idle_window": Setting("10m", "duration", "AgentNotAnswering: no task finished for this long"),
+        "idle_window": Setting(
+            "10m", "duration", "AgentNotAnswering: no task finished for this long; LLMNoRecentSuccess: calls in it"
+        ),
     }
     for a in ALERTS:
         if a.threshold is not None:
@@ -414,6 +422,10 @@ def _alert_exprs(b: _Builder, rec: dict[str, list[tuple[str, str]]]) -> dict[str
 
     s, w = b.s, _w(b.s)
     active = f"sum by (job, gen_ai_agent_name) ({b.sel('gen_ai_agent_tasks_active')})"
+    # a model called in the idle window whose last success is old: stale, not merely unused
+    by_model = "by (job, gen_ai_request_model)"
+    last_success = f"max {by_model} ({b.sel('gen_ai_client_last_success_timestamp_seconds')})"
+    called = f"sum {by_model} (increase({b.sel('gen_ai_client_requests', '_total')}[{s['idle_window']}]))"
     ended = f"sum by (job, gen_ai_agent_name) (increase({b.sel('gen_ai_agent_tasks', '_total')}[{s['idle_window']}]))"
     return {
         "HTTPHighErrorRate": f"{rule('http_requests', f'error_ratio_{w}')} > {{T}}",
@@ -425,6 +437,7 @@ def _alert_exprs(b: _Builder, rec: dict[str, list[tuple[str, str]]]) -> dict[str
         "LLMRateLimited": f"{rule('gen_ai_client_requests', f'rate_limited_ratio_{w}')} > {{T}}",
         "LLMHighErrorRate": f"{rule('gen_ai_client_requests', f'error_ratio_{w}')} > {{T}}",
         "LLMSlowFirstChunk": f"{rule('gen_ai_client_operation_time_to_first_chunk_seconds', f'p95_{w}')} > {{T}}",
+        "LLMNoRecentSuccess": f"(time() - {last_success} > {{T}}) and on (job, gen_ai_request_model) ({called} > 0)",
         "StreamLowSuccessRate": f"{rule('gen_ai_client_requests', f'success_ratio_{w}')} < {{T}}",
         "AgentHighLatency": f"{rule('gen_ai_invoke_agent_duration_seconds', f'p95_{w}')} > {{T}}",
         "AgentHighFailureRate": f"{rule('gen_ai_agent_tasks', f'error_ratio_{w}')} > {{T}}",
