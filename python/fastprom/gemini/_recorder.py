@@ -54,9 +54,9 @@ class _Series:
     """The series of one (operation, model) under one recorder; children are made on first use,
     so that nothing is exported before something is recorded.
 
-    ``start`` and ``finish`` run on every call, right after the SDK's own work has pushed this
-    code and its data out of the CPU's caches, so they are kept short: few calls, no objects
-    made per call but a tuple, no keyword arguments."""
+    ``start`` and ``end`` (through ``finish`` for embeddings) run on every call, right after the
+    SDK's own work has pushed this code and its data out of the CPU's caches, so they are kept
+    short: few calls, no objects made per call but a tuple, no keyword arguments."""
 
     __slots__ = (
         "recorder",
