@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import functools
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from time import perf_counter
 from typing import Any
 
 from fastprom._pricing import PriceSource
+from fastprom._spans import ROLE, SESSION
 from fastprom.registry import REGISTRY, CollectorRegistry
 
 from ._calls import _acall, _call, _Stream, _stream
-from ._metrics import _EMBED, _ERROR, _GENERATE
+from ._metrics import _EMBED, _ERROR, _GENERATE, _SUCCESS
 from ._recorder import _Recorder
+from ._usage import read_response
 
 _PATCHED = ("generate_content", "generate_content_stream", "embed_content")
 _MARK = "_fastprom_gemini"
@@ -34,7 +37,8 @@ def _models_of(client: Any) -> tuple[Any, Any]:
 
 # The wrappers below inline the measurement of one call (what ``_calls._call`` and ``_acall`` do)
 # rather than call it: one frame, one ``**kwargs`` unpacking, and for async calls one coroutine
-# layer that every suspension of the SDK's call passes through instead of two.
+# layer that every suspension of the SDK's call passes through instead of two. They also do what
+# ``_Series.finish`` does for a generated response, calling ``_Series.end`` directly: one frame less.
 
 
 def _sync_wrappers(rec: _Recorder, models: Any) -> dict[str, Callable[..., Any]]:
@@ -49,7 +53,9 @@ def _sync_wrappers(rec: _Recorder, models: Any) -> dict[str, Callable[..., Any]]
         except BaseException as exc:
             series.fail(started, exc)
             raise
-        series.finish(started, response, tier)
+        elapsed = perf_counter() - started
+        metadata, nbytes, tools = read_response(response)
+        series.end(elapsed, metadata, tier, _SUCCESS, nbytes, tools, SESSION.get(), ROLE.get())
         return response
 
     @functools.wraps(stream)
@@ -79,7 +85,9 @@ def _async_wrappers(rec: _Recorder, models: Any) -> dict[str, Callable[..., Any]
         except BaseException as exc:
             series.fail(started, exc)
             raise
-        series.finish(started, response, tier)
+        elapsed = perf_counter() - started
+        metadata, nbytes, tools = read_response(response)
+        series.end(elapsed, metadata, tier, _SUCCESS, nbytes, tools, SESSION.get(), ROLE.get())
         return response
 
     @functools.wraps(stream)

@@ -46,15 +46,17 @@ class _Children(dict):  # type: ignore[type-arg]
 
 
 _SUCCEEDED = (_SUCCESS, "")  # the requests key of a successful call
+_COUNT_SLOTS = {"cached": "add_cached", "reasoning": "add_reasoning", "tool_use_prompt": "add_tool_use"}
+"""The ``_Series`` slot holding the bound ``inc`` of each token kind counted without a histogram."""
 
 
 class _Series:
     """The series of one (operation, model) under one recorder; children are made on first use,
     so that nothing is exported before something is recorded.
 
-    ``start`` and ``finish`` run on every call, right after the SDK's own work has pushed this
-    code and its data out of the CPU's caches, so they are kept short: few calls, no objects
-    made per call but a tuple, no keyword arguments."""
+    ``start`` and ``end`` (through ``finish`` for embeddings) run on every call, right after the
+    SDK's own work has pushed this code and its data out of the CPU's caches, so they are kept
+    short: few calls, no objects made per call but a tuple, no keyword arguments."""
 
     __slots__ = (
         "recorder",
@@ -78,6 +80,9 @@ class _Series:
         "ok",
         "tok_in",
         "tok_out",
+        "add_cached",
+        "add_reasoning",
+        "add_tool_use",
         "add_cost",
         "add_bytes",
         "record_cost",
@@ -107,6 +112,9 @@ class _Series:
         self.ok: tuple[Callable[[float], None], Callable[[], None], Callable[[float], None]] | None = None
         self.tok_in: tuple[Callable[[int], None], Callable[[int], None]] | None = None
         self.tok_out: tuple[Callable[[int], None], Callable[[int], None]] | None = None
+        self.add_cached: Callable[[int], None] | None = None
+        self.add_reasoning: Callable[[int], None] | None = None
+        self.add_tool_use: Callable[[int], None] | None = None
         self.add_cost: Callable[[float], None] | None = None
         self.add_bytes: Callable[[int], None] | None = None
         self.record_cost = recorder.record_cost
@@ -123,6 +131,12 @@ class _Series:
         else:
             self.tok_out = bound
         return bound
+
+    def _bind_count(self, kind: str) -> Callable[[int], None]:
+        """The bound ``inc`` of the token counter of a kind without a usage histogram."""
+        add: Callable[[int], None] = self.tokens[kind].inc
+        setattr(self, _COUNT_SLOTS[kind], add)
+        return add
 
     def _bind_cost(self) -> Callable[[float], None]:
         add: Callable[[float], None] = self.cost[()].inc
@@ -214,14 +228,12 @@ class _Series:
             add, observe_tokens = self.tok_out or self._bind_tokens("output")
             add(output)
             observe_tokens(output)
-        if cached is not None or reasoning is not None or tool_use is not None:
-            tokens = self.tokens
-            if cached is not None:
-                (tokens.get("cached") or tokens["cached"]).inc(cached)
-            if reasoning is not None:
-                (tokens.get("reasoning") or tokens["reasoning"]).inc(reasoning)
-            if tool_use is not None:
-                (tokens.get("tool_use_prompt") or tokens["tool_use_prompt"]).inc(tool_use)
+        if cached is not None:
+            (self.add_cached or self._bind_count("cached"))(cached)
+        if reasoning is not None:
+            (self.add_reasoning or self._bind_count("reasoning"))(reasoning)
+        if tool_use is not None:
+            (self.add_tool_use or self._bind_count("tool_use_prompt"))(tool_use)
         cost = 0.0
         if prompt is not None and self.record_cost:
             price = self.price
