@@ -30,6 +30,9 @@ from typing import Any
 from fastprom.infra import BREAKER_STATES
 from fastprom.ops.catalog import Catalog
 
+from ._promql import by as by_clause
+from ._promql import histogram_quantile, rate, selector
+
 __all__ = ["KINDS", "SCHEMA_VERSION", "Panel", "dashboard", "dashboard_json", "panels"]
 
 KINDS = ("http", "llm", "agents", "process")
@@ -68,12 +71,11 @@ class _Q:
 
     def sel(self, name: str, suffix: str = "", matchers: str = "") -> str:
         """``name+suffix{job=~"$job",instance=~"$instance",matchers}``."""
-        extra = f",{matchers}" if matchers else ""
-        return f"{self.catalog.sample(name, suffix)}{{{MATCHERS}{extra}}}"
+        return selector(self.catalog.sample(name, suffix), (MATCHERS, matchers))
 
     def rate(self, name: str, suffix: str = "_total", matchers: str = "", by: str = "") -> str:
         """The per-second rate of a counter (or histogram sample), summed (``by`` labels)."""
-        return f"sum{_by(by)}(rate({self.sel(name, suffix, matchers)}[{RATE}]))"
+        return rate(self.catalog.sample(name, suffix), RATE, (MATCHERS, matchers), _labels(by))
 
     def ratio(self, name: str, matchers: str, by: str = "", suffix: str = "_total") -> str:
         """The share of the samples matching ``matchers`` in all of them (a ratio of sums)."""
@@ -81,19 +83,19 @@ class _Q:
 
     def quantile(self, q: float, name: str, by: str = "") -> str:
         """The ``q`` quantile of a histogram over all instances (``by`` labels kept)."""
-        keep = f"le,{by}" if by else "le"
-        return f"histogram_quantile({q}, {self.rate(name, '_bucket', '', keep)})"
+        return histogram_quantile(q, self.catalog.sample(name, "_bucket"), RATE, (MATCHERS,), _labels(by))
 
     def mean(self, name: str, by: str = "") -> str:
         """The mean of a histogram's or summary's observations: rate of the sum over rate of the count."""
         return f"{self.rate(name, '_sum', '', by)} / {self.rate(name, '_count', '', by)}"
 
     def gauge(self, name: str, agg: str = "sum", by: str = "", matchers: str = "") -> str:
-        return f"{agg}{_by(by)}({self.sel(name, '', matchers)})"
+        return f"{agg}{by_clause(_labels(by))} ({self.sel(name, '', matchers)})"
 
 
-def _by(labels: str) -> str:
-    return f" by ({labels}) " if labels else " "
+def _labels(by: str) -> list[str]:
+    """``"a,b"`` as ``["a", "b"]`` (the panels name their ``by`` labels in one string)."""
+    return [label.strip() for label in by.split(",")] if by else []
 
 
 def _legend(by: str) -> str:
